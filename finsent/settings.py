@@ -1,0 +1,202 @@
+"""One typed settings tree for every finsent package.
+
+Values come from, highest priority first: keyword arguments, environment variables
+(``FINSENT_<SECTION>_<FIELD>``, e.g. ``FINSENT_KAFKA_BOOTSTRAP``, ``FINSENT_DATABASE_URL``),
+an optional TOML file (``FINSENT_CONFIG`` or ``--config``; sections match the classes below),
+then the defaults, which run on a fresh machine with no configuration at all:
+embedded broker, a SQLite file under ``./var``, the shipped model.
+
+Build it once at the entry point (``get_settings``) and pass it down; logic never reads
+the environment itself.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = [
+    "AlertSettings",
+    "DashboardSettings",
+    "DatabaseSettings",
+    "IngestSettings",
+    "KafkaSettings",
+    "ModelSettings",
+    "Settings",
+    "StreamSettings",
+    "default_model_path",
+    "get_settings",
+]
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_model_path() -> Path:
+    """The model shipped in the repository (``models/finsent-minilm``)."""
+    return _REPO_ROOT / "models" / "finsent-minilm"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(_Section):
+    """Where messages come from and go to."""
+
+    bootstrap: str | None = Field(
+        default=None,
+        description="Comma-separated bootstrap servers. Unset: start the embedded Tansu broker on loopback.",
+    )
+    raw_topic: str = Field(default="finsent.raw", description="Input: news and comments to score.")
+    scored_topic: str = Field(default="finsent.scored", description="Output: scored documents.")
+    dead_letter_topic: str = Field(default="finsent.dead-letter", description="Malformed input, with the reason.")
+    partitions: int = Field(default=4, ge=1, description="Partitions for topics finsent creates.")
+    replication_factor: int = Field(default=1, ge=1)
+    consumer_group: str = Field(default="finsent-worker", description="Faust app id / consumer group.")
+    embedded_port: int = Field(default=19092, description="Port of the embedded broker (0 = any free port).")
+    # Tansu holds every JoinGroup for session_timeout/2; short timeouts keep joins fast
+    # (see docs/broker.md). Real Kafka is happy with them too.
+    session_timeout_s: float = Field(default=10.0, gt=0)
+    heartbeat_interval_s: float = Field(default=1.0, gt=0)
+
+
+class DatabaseSettings(_Section):
+    """The system of record."""
+
+    url: SecretStr = Field(
+        default=SecretStr("sqlite:///var/finsent.db"),
+        description="SQLAlchemy URL. PostgreSQL in production; a SQLite file is the zero-setup default.",
+    )
+    pool_size: int = Field(default=5, ge=1)
+    echo: bool = False
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _normalise_driver(cls, value: Any) -> Any:
+        # Operators paste libpq-style URLs; SQLAlchemy wants the driver spelled out.
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(raw, str) and raw.startswith("postgres://"):
+            raw = "postgresql+psycopg2://" + raw[len("postgres://") :]
+        elif isinstance(raw, str) and raw.startswith("postgresql://"):
+            raw = "postgresql+psycopg2://" + raw[len("postgresql://") :]
+        return raw
+
+
+class ModelSettings(_Section):
+    """Which classifier scores the text, and how."""
+
+    path: str = Field(
+        default_factory=lambda: str(default_model_path()),
+        description="Checkpoint directory or Hugging Face hub name.",
+    )
+    device: str = Field(default="auto", description="auto | cpu | cuda | cuda:N")
+    max_length: int = Field(default=128, ge=8, le=512, description="Tokens per text; longer text is truncated.")
+    inference_batch_size: int = Field(default=64, ge=1)
+    threads: int | None = Field(default=None, ge=1, description="torch intra-op threads; unset = all cores.")
+
+
+class StreamSettings(_Section):
+    """The worker's micro-batching and input limits."""
+
+    max_batch: int = Field(default=64, ge=1, description="Messages per micro-batch at most.")
+    max_wait_s: float = Field(default=0.5, gt=0, description="Longest wait to fill a micro-batch.")
+    max_text_chars: int = Field(default=20_000, ge=1, description="Title+body longer than this is a dead letter.")
+    max_payload_bytes: int = Field(default=256_000, ge=1, description="Raw message size limit.")
+    write_retry_max_s: float = Field(default=30.0, gt=0, description="Backoff cap while the database is down.")
+    web_port: int = Field(default=6066, description="Faust web/metrics port of the worker.")
+    publish_scored: bool = Field(default=True, description="Publish scored records to the scored topic.")
+
+
+class IngestSettings(_Section):
+    """Producers that feed the raw topic."""
+
+    sources_file: str | None = Field(default=None, description="TOML/YAML file declaring the sources to poll.")
+    state_path: str = Field(default="var/ingest-state.db", description="Persisted dedup state.")
+    simulator_rate: float = Field(default=5.0, gt=0, description="Simulated messages per second in the demo.")
+    user_agent: str = Field(default="finsent/0.1 (+https://github.com/finsent/finsent)")
+
+
+class AlertSettings(_Section):
+    """Spike detection and notification."""
+
+    rules_file: str | None = Field(default=None, description="TOML/YAML file of alert rules and receivers.")
+    interval_s: float = Field(default=60.0, gt=0, description="Evaluation cycle.")
+    dashboard_url: str = Field(default="http://127.0.0.1:8501")
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    email_from: str = "finsent@localhost"
+    email_to: list[str] = Field(default_factory=list)
+    slack_webhook_url: SecretStr | None = None
+
+
+class DashboardSettings(_Section):
+    """The Streamlit dashboard."""
+
+    host: str = Field(default="127.0.0.1", description="Listen address. Anything but loopback needs a token.")
+    port: int = 8501
+    token: SecretStr | None = Field(default=None, description="Password required when not on loopback.")
+    refresh_s: int = Field(default=15, ge=1)
+
+
+class Settings(BaseSettings):
+    """All of finsent's configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FINSENT_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        frozen=True,
+        extra="ignore",
+    )
+
+    data_dir: str = Field(default="var", description="Where local state (SQLite, logs) lives.")
+    log_level: str = Field(default="WARNING", description="Quiet by default; INFO or DEBUG when looking.")
+    log_format: str = Field(default="json", description="json | text")
+    kafka: KafkaSettings = KafkaSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    model: ModelSettings = ModelSettings()
+    stream: StreamSettings = StreamSettings()
+    ingest: IngestSettings = IngestSettings()
+    alerts: AlertSettings = AlertSettings()
+    dashboard: DashboardSettings = DashboardSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("FINSENT_CONFIG")
+        if config_file:
+            if not Path(config_file).is_file():
+                raise FileNotFoundError(f"FINSENT_CONFIG points at {config_file!r}, which is not a file")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    def redacted(self) -> dict[str, Any]:
+        """The effective configuration with secrets masked, for logs."""
+        return self.model_dump(mode="json")  # SecretStr dumps as '**********'
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once at the entry point."""
+    return Settings()

@@ -1,0 +1,172 @@
+"""Idempotent writes of scored documents, and the per-minute rollups kept beside them.
+
+One call writes one micro-batch in one transaction: documents (first arrival wins), scores
+(one row per document and model version) and rollup increments for exactly the scores that
+were new. Replaying a batch therefore changes nothing, which is what makes at-least-once
+delivery from Kafka safe.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Insert, Table, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from finsent.messages import ScoredMessage, utcnow
+from finsent.tables import Document, Rollup, Score
+
+__all__ = [
+    "SENTIMENTS",
+    "RollupKey",
+    "WriteResult",
+    "existing_score_ids",
+    "rollup_deltas",
+    "scope_keys",
+    "upsert_rollups",
+    "write_scored",
+]
+
+SENTIMENTS = ("negative", "neutral", "positive")
+RollupKey = tuple[str, str, str, datetime]  # model_version, scope_kind, scope, minute
+_CHUNK = 500  # rows per statement; keeps bind-parameter counts under SQLite's limit
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    documents: int
+    scores: int
+
+
+def scope_keys(*, source: str, topic: str | None, tickers: Iterable[str]) -> list[tuple[str, str]]:
+    """Every (scope_kind, scope) a scored document counts towards."""
+    keys = [("all", "*"), ("source", source)]
+    if topic:
+        keys.append(("topic", topic))
+    keys.extend(("ticker", t) for t in dict.fromkeys(tickers))
+    return keys
+
+
+def rollup_deltas(rows: Iterable[ScoredMessage]) -> dict[RollupKey, Counter[str]]:
+    """Per-minute sentiment count increments for a set of newly stored scores."""
+    deltas: dict[RollupKey, Counter[str]] = {}
+    for row in rows:
+        minute = row.published_at.replace(second=0, microsecond=0)
+        for kind, scope in scope_keys(source=row.source, topic=row.topic, tickers=row.tickers):
+            deltas.setdefault((row.model_version, kind, scope, minute), Counter())[row.sentiment] += 1
+    return deltas
+
+
+def _insert(conn: Connection, table: Table) -> Insert:
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"finsent supports PostgreSQL and SQLite, not {dialect}")
+
+
+def _chunks(items: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def upsert_rollups(conn: Connection, deltas: dict[RollupKey, Counter[str]], *, sign: int = 1) -> None:
+    """Add (or with sign=-1, subtract) counts into the rollup table."""
+    if not deltas:
+        return
+    table = Rollup.__table__
+    # Sorted keys: concurrent workers lock rollup rows in the same order, so they cannot deadlock.
+    rows = [
+        {
+            "model_version": key[0],
+            "scope_kind": key[1],
+            "scope": key[2],
+            "minute": key[3],
+            **{s: sign * counts.get(s, 0) for s in SENTIMENTS},
+        }
+        for key, counts in sorted(deltas.items())
+    ]
+    for chunk in _chunks(rows):
+        stmt = _insert(conn, table).values(list(chunk))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["model_version", "scope_kind", "scope", "minute"],
+            set_={s: table.c[s] + stmt.excluded[s] for s in SENTIMENTS},
+        )
+        conn.execute(stmt)
+
+
+def write_scored(session: Session, items: Sequence[ScoredMessage]) -> WriteResult:
+    """Store a batch idempotently; the caller's transaction commits it."""
+    if not items:
+        return WriteResult(0, 0)
+    conn = session.connection()
+    now = utcnow()
+    unique: dict[tuple[str, str], ScoredMessage] = {}
+    for item in items:  # a batch may carry the same message twice (producer retry)
+        unique.setdefault((item.id, item.model_version), item)
+    batch = list(unique.values())
+
+    documents: dict[str, ScoredMessage] = {i.id: i for i in batch}
+    new_docs = 0
+    doc_rows = [
+        {
+            "id": d.id,
+            "source": d.source,
+            "kind": d.kind,
+            "title": d.title,
+            "body": d.body,
+            "url": d.url,
+            "published_at": d.published_at,
+            "fetched_at": d.fetched_at,
+            "tickers": list(d.tickers),
+            "lang": d.lang,
+            "ingested_at": now,
+        }
+        for d in sorted(documents.values(), key=lambda d: d.id)
+    ]
+    for chunk in _chunks(doc_rows):
+        stmt = _insert(conn, Document.__table__).values(list(chunk)).on_conflict_do_nothing(index_elements=["id"])
+        new_docs += len(conn.execute(stmt.returning(Document.__table__.c.id)).all())
+
+    inserted: set[tuple[str, str]] = set()
+    score_rows = [
+        {
+            "document_id": s.id,
+            "model_version": s.model_version,
+            "sentiment": s.sentiment,
+            "sentiment_score": s.sentiment_score,
+            "topic": s.topic,
+            "topic_score": s.topic_score,
+            "probabilities": s.probabilities,
+            "published_at": s.published_at,
+            "scored_at": s.scored_at,
+        }
+        for s in sorted(batch, key=lambda s: (s.id, s.model_version))
+    ]
+    score_table = Score.__table__
+    for chunk in _chunks(score_rows):
+        stmt = (
+            _insert(conn, score_table)
+            .values(list(chunk))
+            .on_conflict_do_nothing(index_elements=["document_id", "model_version"])
+            .returning(score_table.c.document_id, score_table.c.model_version)
+        )
+        inserted.update((r.document_id, r.model_version) for r in conn.execute(stmt))
+
+    upsert_rollups(conn, rollup_deltas(unique[k] for k in inserted))
+    return WriteResult(documents=new_docs, scores=len(inserted))
+
+
+def existing_score_ids(session: Session, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which (document_id, model_version) pairs are already scored: lets replays skip inference."""
+    found: set[tuple[str, str]] = set()
+    table = Score.__table__
+    for chunk in _chunks(list(keys)):
+        cond = tuple_(table.c.document_id, table.c.model_version).in_(list(chunk))
+        found.update((r[0], r[1]) for r in session.execute(select(table.c.document_id, table.c.model_version).where(cond)))
+    return found

@@ -1,0 +1,137 @@
+"""SQLAlchemy table definitions: the database contract shared by every package.
+
+Portable across PostgreSQL (system of record) and SQLite (zero-setup demo). Schema changes
+go through Alembic migrations in ``migrations/``; nothing calls ``create_all`` outside tests.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "SCOPE_KINDS",
+    "Base",
+    "Document",
+    "JSONType",
+    "Rollup",
+    "Score",
+    "UTCDateTime",
+    "metadata",
+]
+
+# Scopes a rollup (and so an alert rule) can be about.
+SCOPE_KINDS = ("all", "topic", "ticker", "source")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+# Stable constraint names so Alembic migrations are the same on every backend.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+class Document(Base):
+    """One news item or comment, as it arrived (first arrival wins)."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    tickers: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    lang: Mapped[str] = mapped_column(String(16), default="en")
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Score(Base):
+    """One model version's verdict on one document."""
+
+    __tablename__ = "scores"
+
+    document_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_version: Mapped[str] = mapped_column(String(120), primary_key=True)
+    sentiment: Mapped[str] = mapped_column(String(16))
+    sentiment_score: Mapped[float] = mapped_column(Float)
+    topic: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    topic_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    probabilities: Mapped[dict[str, dict[str, float]]] = mapped_column(JSONType, default=dict)
+    # Denormalised from documents so time-range reads need no join.
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    scored_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_scores_model_version_published_at", "model_version", "published_at"),)
+
+
+class Rollup(Base):
+    """Per-minute sentiment counts by scope, in event time, per model version.
+
+    Kept in step with ``scores`` in the same transaction that inserts them, so a replayed
+    batch (whose scores already exist) adds nothing.
+    """
+
+    __tablename__ = "rollups"
+
+    model_version: Mapped[str] = mapped_column(String(120), primary_key=True)
+    scope_kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(200), primary_key=True)
+    minute: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    negative: Mapped[int] = mapped_column(Integer, default=0)
+    neutral: Mapped[int] = mapped_column(Integer, default=0)
+    positive: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_rollups_minute", "model_version", "minute"),)
+
