@@ -25,6 +25,7 @@ __all__ = [
     "RollupKey",
     "WriteResult",
     "existing_score_ids",
+    "rebuild_rollups",
     "rollup_deltas",
     "scope_keys",
     "upsert_rollups",
@@ -170,3 +171,33 @@ def existing_score_ids(session: Session, keys: Sequence[tuple[str, str]]) -> set
         cond = tuple_(table.c.document_id, table.c.model_version).in_(list(chunk))
         found.update((r[0], r[1]) for r in session.execute(select(table.c.document_id, table.c.model_version).where(cond)))
     return found
+
+
+def rebuild_rollups(session: Session, *, model_version: str, since: datetime, until: datetime) -> int:
+    """Recompute the rollups of one model version for [since, until) from the scores; returns rows written.
+
+    Used after backfills and repairs: the incremental path in ``write_scored`` is exact, but a
+    rebuild makes any range provably consistent with the scores it summarises.
+    """
+    conn = session.connection()
+    since = since.replace(second=0, microsecond=0)
+    rollups = Rollup.__table__
+    conn.execute(
+        rollups.delete().where(
+            rollups.c.model_version == model_version, rollups.c.minute >= since, rollups.c.minute < until
+        )
+    )
+    scores, documents = Score.__table__, Document.__table__
+    query = (
+        select(documents.c.source, documents.c.tickers, scores.c.topic, scores.c.sentiment, scores.c.published_at)
+        .join(documents, documents.c.id == scores.c.document_id)
+        .where(scores.c.model_version == model_version, scores.c.published_at >= since, scores.c.published_at < until)
+        .execution_options(yield_per=5000)
+    )
+    deltas: dict[RollupKey, Counter[str]] = {}
+    for source, tickers, topic, sentiment, published_at in conn.execute(query):
+        minute = published_at.replace(second=0, microsecond=0)
+        for kind, scope in scope_keys(source=source, topic=topic, tickers=tickers or []):
+            deltas.setdefault((model_version, kind, scope, minute), Counter())[sentiment] += 1
+    upsert_rollups(conn, deltas)
+    return len(deltas)

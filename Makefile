@@ -1,0 +1,37 @@
+# finsent: `make run` starts the whole system on embedded defaults; `make test` runs every test.
+# Both set up a virtual environment first (idempotent), so they work on a fresh machine.
+
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup model bench clean help
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first, pinned: the CPU build lies on this machine's disk; a range would pull CUDA wheels.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv and install finsent with its test extras
+
+run: $(STAMP)  ## the demo: embedded broker, SQLite, worker, simulator, alerts, dashboard (Ctrl-C stops)
+	$(BIN)/finsent demo
+
+test: $(STAMP)  ## all tests (needs PostgreSQL on 127.0.0.1:5432; starts its own brokers)
+	$(BIN)/python -m pytest
+
+model: $(STAMP)  ## retrain the shipped model from ../shared/data and print its evaluation
+	$(BIN)/finsent train --config models/finsent-minilm.train.json
+
+bench: $(STAMP)  ## throughput and latency benchmark (engine vs naive baseline, end to end)
+	$(BIN)/finsent bench
+
+clean:  ## remove local state (var/) and test artifacts
+	rm -rf var artifacts .pytest_cache
