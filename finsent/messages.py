@@ -72,7 +72,9 @@ class NewsMessage(BaseModel):
     def _fill_id(cls, data: Any) -> Any:
         if isinstance(data, dict) and not data.get("id"):
             source, title, body = data.get("source"), data.get("title") or "", data.get("body") or ""
-            if isinstance(source, str) and isinstance(title, str) and isinstance(body, str):
+            url = data.get("url")
+            fields_ok = all(isinstance(v, str) for v in (source, title, body)) and isinstance(url, (str, type(None)))
+            if fields_ok:
                 data = {**data, "id": derive_id(source, data.get("url"), title, body)}
         return data
 
@@ -180,6 +182,8 @@ def parse_raw(raw: bytes | None, *, max_bytes: int, max_text_chars: int) -> News
             f"{'.'.join(str(p) for p in err['loc']) or 'message'}: {err['msg']}" for err in exc.errors()
         )
         raise InvalidMessage("invalid_fields", problems) from None
+    except (TypeError, ValueError, AttributeError) as exc:  # a validator met a shape it did not expect
+        raise InvalidMessage("invalid_fields", f"{type(exc).__name__}: {exc}") from None
     if len(message.text) > max_text_chars:
         raise InvalidMessage("oversize_text", f"{len(message.text)} characters > limit {max_text_chars}")
     return message

@@ -124,6 +124,8 @@ class IngestSettings(_Section):
     state_path: str = Field(default="var/ingest-state.db", description="Persisted dedup state.")
     simulator_rate: float = Field(default=5.0, gt=0, description="Simulated messages per second in the demo.")
     user_agent: str = Field(default="finsent/0.1 (+https://github.com/finsent/finsent)")
+    dedup_retention_days: float = Field(default=30.0, gt=0, description="How long sent items are remembered for dedup.")
+    metrics_port: int | None = Field(default=None, description="Prometheus metrics port of `finsent ingest run`.")
 
 
 class AlertSettings(_Section):
@@ -141,6 +143,18 @@ class AlertSettings(_Section):
     email_from: str = "finsent@localhost"
     email_to: list[str] = Field(default_factory=list)
     slack_webhook_url: SecretStr | None = None
+    model_version: str | None = Field(
+        default=None, description="Evaluate this model version's rollups; unset = the one that scored last."
+    )
+    dispatch_interval_s: float = Field(
+        default=5.0, gt=0, description="How often group timers and the outbox are checked between cycles."
+    )
+    send_timeout_s: float = Field(default=10.0, gt=0, description="SMTP/Slack connect and response timeout.")
+    retry_initial_s: float = Field(default=10.0, gt=0, description="First retry delay; doubles each attempt.")
+    retry_max_s: float = Field(default=600.0, gt=0, description="Longest delay between retries.")
+    give_up_after_s: float = Field(
+        default=86_400.0, gt=0, description="A notification still unsent this long after it was recorded fails."
+    )
 
 
 class DashboardSettings(_Section):

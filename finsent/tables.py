@@ -20,17 +20,23 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "SCOPE_KINDS",
+    "Alert",
+    "AlertEvent",
     "Base",
     "Document",
     "JSONType",
+    "NotificationGroup",
+    "OutboxMessage",
     "Rollup",
     "Score",
+    "Silence",
     "UTCDateTime",
     "metadata",
 ]
@@ -135,3 +141,114 @@ class Rollup(Base):
 
     __table_args__ = (Index("ix_rollups_minute", "model_version", "minute"),)
 
+
+
+# ---------------------------------------------------------------------------------------------
+# alerts: rule evaluation state, notification grouping, the outbox and silences (package alerts/)
+# ---------------------------------------------------------------------------------------------
+
+_FIRING_ONLY = text("state = 'firing'")
+
+
+class Alert(Base):
+    """One spike of one rule on one scope: fires once, stays firing while it persists, then resolves."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Identity of "the same alert" across cycles: the rule name and the scope, hashed.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    rule: Mapped[str] = mapped_column(String(120))
+    scope_kind: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str] = mapped_column(String(200))
+    severity: Mapped[str] = mapped_column(String(16))
+    labels: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    state: Mapped[str] = mapped_column(String(16))  # firing | resolved
+    model_version: Mapped[str] = mapped_column(String(120))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    acked_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # latest statistics
+    peak: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # statistics at the highest z
+
+    __table_args__ = (
+        # At most one firing alert per rule and scope, even with two evaluators racing.
+        Index(
+            "uq_alerts_firing_fingerprint",
+            "fingerprint",
+            unique=True,
+            postgresql_where=_FIRING_ONLY,
+            sqlite_where=_FIRING_ONLY,
+        ),
+        Index("ix_alerts_fingerprint_resolved_at", "fingerprint", "resolved_at"),
+        Index("ix_alerts_state_started_at", "state", "started_at"),
+    )
+
+
+class AlertEvent(Base):
+    """The history of an alert: fired, resolved, acknowledged, notified."""
+
+    __tablename__ = "alert_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(Integer, ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    kind: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class Silence(Base):
+    """Mutes notifications for alerts whose labels match every matcher, between starts_at and ends_at."""
+
+    __tablename__ = "alert_silences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    matchers: Mapped[list[str]] = mapped_column(JSONType, default=list)  # e.g. ['ticker="ACME"']
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    created_by: Mapped[str] = mapped_column(String(120))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expired_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
+
+
+class NotificationGroup(Base):
+    """One aggregation group of a route (route, receiver, group_by label values) and what it last notified."""
+
+    __tablename__ = "alert_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    route: Mapped[str] = mapped_column(String(64))
+    receiver: Mapped[str] = mapped_column(String(120))
+    labels: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    notified_firing: Mapped[list[int]] = mapped_column(JSONType, default=list)  # alert ids
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OutboxMessage(Base):
+    """A notification recorded before it is sent; the dispatcher sends it and marks it sent."""
+
+    __tablename__ = "alert_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Idempotency key, also the email Message-ID: a resend after a crash carries the same one.
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    receiver: Mapped[str] = mapped_column(String(120))
+    integration: Mapped[str] = mapped_column(String(16))  # email | slack
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    alert_ids: Mapped[list[int]] = mapped_column(JSONType, default=list)
+    status: Mapped[str] = mapped_column(String(16))  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_alert_outbox_status_next_attempt_at", "status", "next_attempt_at"),)

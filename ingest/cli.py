@@ -1,11 +1,330 @@
-"""Command-line entry points of the ingest package."""
+"""Command-line entry points of the ingest package: ``finsent ingest ...`` and ``finsent backfill``."""
 
 from __future__ import annotations
+
+import os
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
 __all__ = ["register"]
 
+ingest_app = typer.Typer(
+    help="Feed the raw topic: replay files, run the market-news simulator, or poll the configured sources.",
+    no_args_is_help=True,
+)
+
+_FIELD_HELP = "Column for a message field, as FIELD=COLUMN (e.g. title=headline); repeatable."
+
+
+def _fields(pairs: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        name, sep, column = pair.partition("=")
+        if not sep or not name.strip() or not column.strip():
+            raise typer.BadParameter(f"expected FIELD=COLUMN, got {pair!r}")
+        out[name.strip()] = column.strip()
+    return out
+
+
+def _bootstrap() -> str:
+    from finsent.cli import settings_from
+    from stream.kafka import bootstrap_servers
+
+    return bootstrap_servers(settings_from().kafka)
+
+
+def _no_broker(bootstrap: str) -> typer.Exit:
+    typer.echo(
+        f"error: no Kafka broker answers at {bootstrap}. Start one with `finsent broker`, "
+        "or set FINSENT_KAFKA_BOOTSTRAP.",
+        err=True,
+    )
+    return typer.Exit(2)
+
+
+@ingest_app.command("replay")
+def replay_command(
+    path: Annotated[Path, typer.Argument(help="A JSONL, CSV or Parquet file, or a folder of them.", exists=True)],
+    raw: Annotated[bool, typer.Option("--raw", help="Send rows unvalidated (the worker dead-letters bad ones).")] = False,
+    topic: Annotated[Optional[str], typer.Option(help="Topic to send to (default: the raw topic).")] = None,
+    source: Annotated[Optional[str], typer.Option(help="Source name for rows that have none.")] = None,
+    field: Annotated[Optional[list[str]], typer.Option("--field", help=_FIELD_HELP)] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Stop after this many rows.", min=1)] = None,
+) -> None:
+    """Send the news in FILE (or every file in a folder) to the raw topic, and print how many went."""
+    from kafka.errors import NoBrokersAvailable
+
+    from finsent.cli import settings_from
+    from ingest.producer import Publisher
+    from ingest.replay import replay
+
+    settings = settings_from()
+    bootstrap = _bootstrap()
+    try:
+        publisher = Publisher.connect(settings, bootstrap, topic=topic, linger_ms=20, batch_size=256 * 1024)
+    except NoBrokersAvailable:
+        raise _no_broker(bootstrap) from None
+    try:
+        report = replay(path, publisher, raw=raw, default_source=source, fields=_fields(field), limit=limit)
+    finally:
+        publisher.close()
+    for example in report.examples:
+        typer.echo(f"invalid: {example}", err=True)
+    typer.echo(
+        f"sent {report.sent} of {report.rows} rows from {report.files} file(s) to {publisher.topic}; "
+        f"{report.invalid} invalid skipped, {report.failed} not acknowledged"
+    )
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def _burst(spec: str):  # type: ignore[no-untyped-def]
+    from ingest.simulator import Burst
+
+    values: dict[str, object] = {}
+    for part in spec.split(","):
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"burst {spec!r}: expected key=value pairs")
+        key = key.strip()
+        if key in ("at", "duration", "repeat"):
+            values[f"{key}_s"] = float(value)
+        elif key in ("rate", "share"):
+            values[key] = float(value)
+        else:
+            values[key] = value.strip()
+    try:
+        return Burst(**values)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise typer.BadParameter(f"burst {spec!r}: {exc}") from None
+
+
+@ingest_app.command("simulate")
+def simulate_command(
+    rate: Annotated[Optional[float], typer.Option(help="Messages per second (default: FINSENT_INGEST_SIMULATOR_RATE).", min=0.001)] = None,
+    count: Annotated[Optional[int], typer.Option(help="Stop after this many messages.", min=1)] = None,
+    duration: Annotated[Optional[float], typer.Option(help="Stop after this many seconds of scenario time.", min=0)] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed: the same seed and start give the same messages.")] = None,
+    scenario: Annotated[str, typer.Option(help="'calm', 'demo' (recurring bad-news bursts) or a TOML/YAML file.")] = "demo",
+    burst: Annotated[
+        Optional[list[str]],
+        typer.Option(help="Add a burst: 'ticker=TSLA,at=60,duration=30,rate=4[,sentiment=negative,share=0.9,repeat=600]' or topic=...; repeatable."),
+    ] = None,
+    speed: Annotated[float, typer.Option(help="Scenario clock speed-up; 0 sends as fast as possible.", min=0)] = 1.0,
+    topic: Annotated[Optional[str], typer.Option(help="Topic to send to (default: the raw topic).")] = None,
+) -> None:
+    """Send simulated market news (normal flow plus scripted bad-news bursts) to the raw topic."""
+    from dataclasses import replace
+
+    from kafka.errors import NoBrokersAvailable
+
+    from finsent.cli import settings_from
+    from ingest.scheduler import stop_on_signals
+    from ingest.simulator import load_scenario, run_simulator
+
+    settings = settings_from()
+    try:
+        chosen = load_scenario(scenario, rate=rate or settings.ingest.simulator_rate)
+    except (ValueError, OSError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--scenario") from None
+    if burst:
+        chosen = replace(chosen, bursts=chosen.bursts + tuple(_burst(b) for b in burst))
+    stop = threading.Event()
+    bootstrap = _bootstrap()
+    with stop_on_signals(stop):
+        try:
+            sent = run_simulator(
+                settings, bootstrap, stop, scenario=chosen, seed=seed, count=count, duration_s=duration,
+                speed=speed, topic=topic,
+            )  # fmt: skip
+        except NoBrokersAvailable:
+            raise _no_broker(bootstrap) from None
+    typer.echo(f"sent {sent} simulated messages")
+
+
+@ingest_app.command("run")
+def run_command(
+    sources: Annotated[
+        Optional[Path], typer.Option(help="Sources file (TOML/YAML); default FINSENT_INGEST_SOURCES_FILE.", exists=True)
+    ] = None,
+    once: Annotated[bool, typer.Option("--once", help="Poll every source once, print a summary and exit.")] = False,
+    metrics_port: Annotated[
+        Optional[int], typer.Option(help="Serve Prometheus metrics on this port (default FINSENT_INGEST_METRICS_PORT).")
+    ] = None,
+) -> None:
+    """Poll the configured feeds, APIs, comment streams, folders and simulators on their schedules."""
+    import logging
+
+    from kafka.errors import NoBrokersAvailable
+
+    from finsent.cli import settings_from
+    from ingest.config import load_sources
+    from ingest.errors import ConfigError
+    from ingest.producer import Publisher
+    from ingest.runner import Ingestor
+    from ingest.scheduler import run_until_stopped, stop_on_signals
+    from ingest.state import IngestState
+
+    settings = settings_from()
+    path = sources or (Path(settings.ingest.sources_file) if settings.ingest.sources_file else None)
+    if path is None:
+        typer.echo("error: no sources file: pass --sources or set FINSENT_INGEST_SOURCES_FILE", err=True)
+        raise typer.Exit(2)
+    try:
+        # The environment is read here, at the edge, for the ${VAR} secrets the file names.
+        config = load_sources(path, env=os.environ)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if not config.enabled:
+        typer.echo(f"error: {path} enables no sources", err=True)
+        raise typer.Exit(2)
+    # httpx logs full URLs (query strings may hold API keys) at INFO: keep it quiet whatever the level.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    port = metrics_port if metrics_port is not None else settings.ingest.metrics_port
+    if port:
+        from prometheus_client import start_http_server
+
+        start_http_server(port, addr="127.0.0.1")
+    bootstrap = _bootstrap()
+    state = IngestState(settings.ingest.state_path)
+    pruned = state.prune(settings.ingest.dedup_retention_days * 86400.0)
+    try:
+        publisher = Publisher.connect(settings, bootstrap)
+    except NoBrokersAvailable:
+        state.close()
+        raise _no_broker(bootstrap) from None
+    stop = threading.Event()
+    ingestor = Ingestor(
+        config,
+        state=state,
+        publisher=publisher,
+        user_agent=settings.ingest.user_agent,
+        simulator_rate=settings.ingest.simulator_rate,
+        stop=stop,
+    )
+    logging.getLogger(__name__).info("ingest starting", extra={"sources": list(ingestor.pollers), "pruned": pruned})
+    try:
+        if once:
+            reports = ingestor.poll_all()
+        else:
+            with stop_on_signals(stop):
+                run_until_stopped(ingestor, stop)
+            reports = None
+    finally:
+        ingestor.close()
+        publisher.close()
+        state.close()
+    stats = ingestor.stats.snapshot()
+    failed = False
+    for name in ingestor.pollers:
+        s = stats.get(name)
+        if s is None:
+            continue
+        failed |= s.failed > 0
+        line = (
+            f"{name}: polls {s.polls} (failed {s.failed}, not modified {s.not_modified}), "
+            f"sent {s.sent}, duplicates {s.duplicates}, rejected {s.rejected}"
+        )
+        typer.echo(line + (f"; last error: {s.last_error}" if s.last_error and s.failed else ""))
+    if reports is not None and failed:
+        raise typer.Exit(1)
+
+
+def _when(value: Optional[str]) -> Optional[datetime]:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"not an ISO date/time: {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def backfill_command(
+    path: Annotated[
+        Optional[Path], typer.Argument(help="JSONL/CSV/Parquet file or folder to score (omit with --rescore).")
+    ] = None,
+    rescore: Annotated[bool, typer.Option("--rescore", help="Re-score documents already in the database.")] = False,
+    model: Annotated[Optional[str], typer.Option(help="Checkpoint to score with (default FINSENT_MODEL_PATH).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Rows per chunk: one predict call and one transaction.", min=1)] = 2048,
+    checkpoint: Annotated[Optional[Path], typer.Option(help="Checkpoint file (default var/backfill/<job>.json).")] = None,
+    restart: Annotated[bool, typer.Option("--restart", help="Ignore an existing checkpoint and start over.")] = False,
+    source: Annotated[
+        Optional[str], typer.Option(help="Files: source name for rows without one. Rescore: only this source.")
+    ] = None,
+    field: Annotated[Optional[list[str]], typer.Option("--field", help=_FIELD_HELP)] = None,
+    since: Annotated[Optional[str], typer.Option(help="Rescore: documents published at or after (ISO).")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Rescore: documents published before (ISO).")] = None,
+    count: Annotated[bool, typer.Option(help="Count the input first, for the progress bar's ETA.")] = True,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
+) -> None:
+    """Score historical text from files, or re-score stored documents with another model version.
+
+    Resumable: run the same command again after an interruption and it continues where it
+    stopped. Rollups of the affected time range are rebuilt at the end.
+    """
+    import logging
+
+    from finsent.cli import settings_from
+    from finsent.db import make_engine, make_sessionmaker
+    from ingest.backfill import BackfillError, BackfillOptions, backfill_files, rescore_documents
+    from model.classifier import load
+
+    if rescore == (path is not None):
+        raise typer.BadParameter("give either PATH or --rescore")
+    settings = settings_from()
+    m = settings.model
+    classifier = load(
+        model or m.path, device=m.device, max_length=m.max_length, batch_size=m.inference_batch_size, threads=m.threads
+    )
+    url = settings.database.url.get_secret_value()
+    engine = make_engine(settings.database)
+    factory = make_sessionmaker(engine)
+    options = BackfillOptions(
+        batch_size=batch_size,
+        checkpoint=checkpoint,
+        restart=restart,
+        count_first=count,
+        progress=progress,
+        default_source=source if not rescore else None,
+        fields=_fields(field),
+        since=_when(since),
+        until=_when(until),
+        source=source if rescore else None,
+    )
+    try:
+        if rescore:
+            report = rescore_documents(
+                classifier=classifier, factory=factory, database_url=url, data_dir=settings.data_dir, options=options
+            )
+        else:
+            assert path is not None
+            report = backfill_files(
+                path, classifier=classifier, factory=factory, database_url=url, data_dir=settings.data_dir, options=options
+            )
+    except (BackfillError, FileNotFoundError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    logging.getLogger(__name__).info("backfill finished", extra={"model_version": report.model_version})
+    for example in report.examples:
+        typer.echo(f"invalid: {example}", err=True)
+    typer.echo(
+        f"{'complete' if report.complete else 'stopped'}: {report.rows} rows, {report.invalid} invalid, "
+        f"{report.scores_written} new scores ({report.model_version}), {report.documents_written} new documents, "
+        f"{report.skipped_existing} already scored; {report.rollup_rows} rollup rows rebuilt; "
+        f"this run {report.rows_this_run} rows in {report.elapsed_s:.1f}s ({report.rate:.0f}/s; "
+        f"model alone {report.inference_rate:.0f}/s)"
+    )
+
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the finsent CLI."""
+    app.add_typer(ingest_app, name="ingest")
+    app.command("backfill")(backfill_command)

@@ -20,6 +20,7 @@ from torch import nn
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
 
 from model.architecture import WEIGHTS_NAME, is_multitask_checkpoint, load_multitask
+from model.data import normalize_text
 from model.labels import canonical_sentiment, is_sentiment_vocabulary
 
 __all__ = ["Classifier", "Prediction", "load", "resolve_device"]
@@ -74,6 +75,7 @@ class Classifier:
         max_length: int = 128,
         batch_size: int = 64,
         card: dict[str, Any] | None = None,
+        normalize: bool = False,
     ) -> None:
         self.module = module.to(device).eval()
         self.tokenizer = tokenizer
@@ -83,6 +85,8 @@ class Classifier:
         self.max_length = max_length
         self.batch_size = batch_size
         self.card = card or {}
+        # Checkpoints trained on normalised text (URLs dropped, entities decoded) must see it at inference too.
+        self.normalize = normalize
 
     @property
     def has_sentiment(self) -> bool:
@@ -92,6 +96,8 @@ class Classifier:
         """Raw logits per task, in input order (fp32, on the CPU)."""
         if not texts:
             return {task: torch.empty(0, len(labels)) for task, labels in self.tasks.items()}
+        if self.normalize:
+            texts = [normalize_text(t) for t in texts]
         # Sorting by length lets each batch pad only to its own longest text.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out: dict[str, torch.Tensor] = {
@@ -179,6 +185,7 @@ def load(
     local = Path(path)
     if local.is_dir() and is_multitask_checkpoint(local):
         module, meta = load_multitask(local)
+        normalize = bool(meta.get("preprocess"))
         tasks = module.tasks
         version = str(meta.get("version") or local.name) + "@" + _weights_digest(local)
         card = meta
@@ -187,12 +194,14 @@ def load(
         if not local.exists() and ("/" not in str(path) or str(path).startswith((".", "/"))):
             raise FileNotFoundError(f"no checkpoint at {path}")
         module, tasks = _load_plain(str(path))
+        normalize = False
         version = (local.name + "@" + _weights_digest(local)) if local.is_dir() else str(path)
         card = {"source": str(path)}
         tokenizer = AutoTokenizer.from_pretrained(str(path))
     log.info("model loaded", extra={"version": version, "tasks": list(tasks), "device": str(target)})
     return Classifier(
-        module, tokenizer, tasks, version=version, device=target, max_length=max_length, batch_size=batch_size, card=card
+        module, tokenizer, tasks, version=version, device=target, max_length=max_length, batch_size=batch_size, card=card,
+        normalize=normalize,
     )
 
 

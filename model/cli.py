@@ -1,11 +1,111 @@
-"""Command-line entry points of the model package."""
+"""Command-line entry points of the model package: ``train``, ``evaluate``, ``classify``.
+
+torch and transformers are imported inside the commands so ``finsent --help`` stays fast.
+"""
 
 from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
 __all__ = ["register"]
 
 
+def train_command(ctx: typer.Context) -> None:
+    """Fine-tune the sentiment + topic classifier (all flags: finsent train --help)."""
+    from model.metrics import format_report
+    from model.train import main
+
+    try:
+        result = main(list(ctx.args))
+    except (ValueError, FileNotFoundError, FileExistsError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"saved {result.output_dir} (best epoch {result.best_epoch:.2f}, {result.train_seconds:.0f} s)")
+    for report in result.reports.values():
+        typer.echo("\n" + format_report(report))
+
+
+def evaluate_command(
+    file: Annotated[Path, typer.Argument(help="Labeled CSV/JSONL file (text, label).", exists=True, dir_okay=False)],
+    task: Annotated[str, typer.Option("--task", "-t", help="sentiment or topic.")] = "sentiment",
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Checkpoint (default: the shipped model).")] = None,
+    dedup_against: Annotated[
+        Optional[list[Path]],
+        typer.Option("--dedup-against", help="Training file(s): rows whose normalised text occurs there are not scored.", exists=True),
+    ] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the report as JSON here ('-' = stdout only JSON).")] = None,
+    text_field: Annotated[str, typer.Option(help="Text column / field.")] = "text",
+    label_field: Annotated[str, typer.Option(help="Label column / field.")] = "label",
+) -> None:
+    """Per-class precision/recall/F1, macro and weighted F1, accuracy and confusion matrix on a labeled file."""
+    from finsent.cli import settings_from
+    from model.classifier import load
+    from model.evaluate import evaluate_file
+    from model.metrics import format_report
+
+    settings = settings_from().model
+    classifier = load(model or settings.path, device=settings.device, max_length=settings.max_length, batch_size=settings.inference_batch_size, threads=settings.threads)
+    try:
+        report, dropped = evaluate_file(classifier, file, task, dedup_against_files=dedup_against or [], text_field=text_field, label_field=label_field)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    payload = report.to_dict() | {"model": classifier.version, "file": str(file), "dropped_as_duplicates": dropped}
+    if json_out is not None and str(json_out) == "-":
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    typer.echo(f"model {classifier.version}; {file}" + (f" ({dropped} rows dropped as duplicates of training rows)" if dedup_against else ""))
+    typer.echo(format_report(report))
+    if json_out is not None:
+        json_out.write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def classify_command(
+    input: Annotated[str, typer.Argument(help="JSONL (a 'text' field) or CSV (a 'text' column); '-' = stdin.")] = "-",
+    output: Annotated[str, typer.Option("--output", "-o", help="JSONL output file; '-' = stdout.")] = "-",
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Checkpoint (default: the shipped model).")] = None,
+    input_format: Annotated[str, typer.Option("--format", help="auto (by extension; stdin sniffed), jsonl or csv.")] = "auto",
+    probabilities: Annotated[bool, typer.Option("--probabilities/--no-probabilities", help="Add the full probability vectors.")] = False,
+    text_field: Annotated[str, typer.Option(help="Text column / field.")] = "text",
+    batch_size: Annotated[int, typer.Option(help="Texts per chunk read, scored and written.", min=1)] = 1024,
+    progress: Annotated[Optional[bool], typer.Option("--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal).")] = None,
+) -> None:
+    """Score texts: JSONL out with sentiment, sentiment_score, topic, topic_score; other fields pass through."""
+    from finsent.cli import settings_from
+    from model.classify import classify_stream, open_records
+    from model.engine import load_engine
+
+    settings = settings_from().model
+    predictor = load_engine(model or settings.path, settings)
+    show = sys.stderr.isatty() if progress is None else progress
+    try:
+        records = open_records(input, input_format, text_field=text_field)
+        out = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")
+        try:
+            n = classify_stream(records, predictor, out, text_field=text_field, probabilities=probabilities, chunk=batch_size, progress=show)
+        finally:
+            if out is not sys.stdout:
+                out.close()
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if output != "-":
+        typer.echo(f"{n} records scored -> {output}", err=True)
+
+
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the finsent CLI."""
+    # train's flags come from its argument dataclasses; --help is theirs, not Typer's.
+    app.command(
+        "train",
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+        add_help_option=False,
+        help="Fine-tune the sentiment + topic classifier (finsent train --help lists every argument).",
+    )(train_command)
+    app.command("evaluate")(evaluate_command)
+    app.command("classify")(classify_command)

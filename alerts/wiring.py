@@ -1,0 +1,86 @@
+"""Assembly at the entry point: notifiers, dispatcher and cycle built from settings and the rules file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from email.message import EmailMessage
+from pathlib import Path
+import ssl
+
+import httpx
+from sqlalchemy.orm import Session, sessionmaker
+
+from alerts.counts import RollupReader
+from alerts.cycle import AlertCycle, Clock, RulesSource
+from alerts.dispatch import Dispatcher, resolve_integrations
+from alerts.notify import Notifier
+from alerts.notify.email import EmailNotifier, SmtpConfig, SmtpSender
+from alerts.notify.slack import SlackNotifier
+from alerts.outbox import RetryPolicy
+from alerts.rules import AlertsConfig
+from finsent.messages import utcnow
+from finsent.settings import AlertSettings
+
+__all__ = ["build_cycle", "build_notifiers", "retry_policy"]
+
+
+def retry_policy(settings: AlertSettings) -> RetryPolicy:
+    """The outbox's backoff, from settings."""
+    return RetryPolicy(
+        initial=timedelta(seconds=settings.retry_initial_s),
+        maximum=timedelta(seconds=settings.retry_max_s),
+        give_up_after=timedelta(seconds=settings.give_up_after_s),
+    )
+
+
+def build_notifiers(
+    settings: AlertSettings,
+    *,
+    http_client: httpx.Client | None = None,
+    smtp_sender: Callable[[EmailMessage], None] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+) -> dict[str, Notifier]:
+    """An email notifier (always: recipients decide whether it is used) and a Slack one when a webhook is set."""
+    sender = smtp_sender or SmtpSender(SmtpConfig.from_settings(settings), ssl_context=ssl_context)
+    notifiers: dict[str, Notifier] = {"email": EmailNotifier(sender, email_from=settings.email_from)}
+    if settings.slack_webhook_url is not None:
+        client = http_client or httpx.Client(timeout=settings.send_timeout_s)
+        notifiers["slack"] = SlackNotifier(client, settings.slack_webhook_url, timeout_s=settings.send_timeout_s)
+    return notifiers
+
+
+def build_cycle(
+    settings: AlertSettings,
+    factory: sessionmaker[Session],
+    *,
+    rules_path: str | Path | None = None,
+    config: AlertsConfig | None = None,
+    model_version: str | None = None,
+    clock: Clock = utcnow,
+    notifiers: dict[str, Notifier] | None = None,
+    http_client: httpx.Client | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    reader: RollupReader | None = None,
+) -> AlertCycle:
+    """The evaluation cycle with its dispatcher, ready for the scheduler (or a test's simulated clock)."""
+    source = RulesSource(rules_path if rules_path is not None else settings.rules_file, config=config)
+    current, _ = source.current()
+    dispatcher = Dispatcher(
+        config=current,
+        integrations=resolve_integrations(current, settings),
+        notifiers=notifiers
+        if notifiers is not None
+        else build_notifiers(settings, http_client=http_client, ssl_context=ssl_context),
+        dashboard_url=settings.dashboard_url,
+        policy=retry_policy(settings),
+    )
+    return AlertCycle(
+        factory,
+        rules=source,
+        dispatcher=dispatcher,
+        settings=settings,
+        model_version=model_version,
+        reader=reader,
+        clock=clock,
+    )

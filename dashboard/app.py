@@ -1,0 +1,25 @@
+"""The dashboard's entry script (``finsent dashboard`` runs it with ``streamlit run``).
+
+Every run: settings from the environment, the access gate, the sidebar, then the chosen page.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import ui
+from finsent.settings import get_settings
+
+settings = get_settings()
+ui.setup(settings)
+ui.gate(settings)
+ui.sidebar(settings)
+
+pages = [
+    st.Page("views/overview.py", title="Overview", icon=":material/monitoring:", url_path="overview", default=True),
+    st.Page("views/topics.py", title="Topics and tickers", icon=":material/leaderboard:", url_path="topics"),
+    st.Page("views/headlines.py", title="Headlines", icon=":material/article:", url_path="headlines"),
+    st.Page("views/alerts.py", title="Alerts", icon=":material/notifications:", url_path="alerts"),
+    st.Page("views/model.py", title="Model", icon=":material/model_training:", url_path="model"),
+]
+st.navigation(pages).run()

@@ -1,0 +1,423 @@
+"""What the dashboard reads: plain SQLAlchemy over a Connection, the same on PostgreSQL and SQLite.
+
+Series, totals and rankings read the per-minute ``rollups`` only, through their primary key
+(model_version, scope_kind, scope, minute), so a year of data costs one index range per scope.
+Raw rows are read for the headline list alone, newest first through the
+(model_version, published_at) index, with a LIMIT. Nothing here knows about Streamlit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    inspect,
+    literal,
+    select,
+    text,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.sql.elements import ColumnElement
+
+from finsent.tables import Alert, Document, Rollup, Score
+
+__all__ = [
+    "SENTIMENTS",
+    "Counts",
+    "VersionInfo",
+    "alert_markers",
+    "counts",
+    "firing_alerts",
+    "has_alerts",
+    "headlines",
+    "heatmap",
+    "latest_minute",
+    "model_versions",
+    "movers",
+    "scopes",
+    "series",
+    "version_summary",
+    "with_rates",
+]
+
+log = logging.getLogger(__name__)
+
+SENTIMENTS = ("negative", "neutral", "positive")
+_R = Rollup.__table__.c
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Sentiment counts over some span, with the rates the pages show."""
+
+    negative: int = 0
+    neutral: int = 0
+    positive: int = 0
+
+    @property
+    def volume(self) -> int:
+        return self.negative + self.neutral + self.positive
+
+    @property
+    def negative_rate(self) -> float | None:
+        """Share of negative documents; None when there were none at all."""
+        return self.negative / self.volume if self.volume else None
+
+    @property
+    def net_sentiment(self) -> float | None:
+        """(positive - negative) / volume, from -1 (all negative) to +1."""
+        return (self.positive - self.negative) / self.volume if self.volume else None
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One model version's share of the scores (from the 'all' rollups)."""
+
+    version: str
+    first_minute: datetime | None
+    last_minute: datetime | None
+    counts: Counts
+
+
+def _distinct(conn: Connection, column: str, where: str, params: dict[str, object]) -> list[str]:
+    # A recursive "loose index scan": one index probe per distinct value, so listing the 20
+    # topics of a 20-million-row rollup table costs 21 probes, not a scan (PostgreSQL 15 has
+    # no skip scan; SQLite runs the same SQL).
+    sql = text(
+        f"""
+        WITH RECURSIVE d(v) AS (
+            SELECT MIN({column}) FROM rollups WHERE {where}
+            UNION ALL
+            SELECT (SELECT MIN({column}) FROM rollups WHERE {where} AND {column} > d.v) FROM d WHERE d.v IS NOT NULL
+        )
+        SELECT v FROM d WHERE v IS NOT NULL
+        """
+    )
+    return [row[0] for row in conn.execute(sql, params)]
+
+
+def model_versions(conn: Connection) -> list[str]:
+    """Every model version with rollups, most recently active first."""
+    versions = _distinct(conn, "model_version", "1 = 1", {})
+    last = {v: latest_minute(conn, model_version=v) for v in versions}
+    floor = datetime.min.replace(tzinfo=timezone.utc)
+    return sorted(versions, key=lambda v: (last[v] or floor, v), reverse=True)
+
+
+def latest_minute(conn: Connection, *, model_version: str) -> datetime | None:
+    """The newest minute with data for this version (one index probe)."""
+    return conn.execute(
+        select(func.max(_R.minute)).where(
+            _R.model_version == model_version, _R.scope_kind == "all", _R.scope == "*"
+        )
+    ).scalar()
+
+
+def scopes(conn: Connection, *, model_version: str, kind: str) -> list[str]:
+    """The topics, tickers or sources this version has rollups for, sorted."""
+    return _distinct(
+        conn,
+        "scope",
+        "model_version = :v AND scope_kind = :k",
+        {"v": model_version, "k": kind},
+    )
+
+
+def _bucket(conn: Connection, bucket: timedelta) -> ColumnElement[int]:
+    """Seconds since the epoch of the bucket each rollup minute falls in (epoch-aligned, UTC)."""
+    seconds = int(bucket.total_seconds())
+    if conn.dialect.name == "postgresql":
+        epoch = func.extract("epoch", _R.minute)
+        return cast(func.floor(epoch / seconds) * seconds, BigInteger)
+    # SQLite stores the minute as 'YYYY-MM-DD HH:MM:SS.ffffff' text in UTC. '//' is SQL integer
+    # division; SQLAlchemy 2 renders '/' on integers as true division.
+    return (cast(func.strftime("%s", _R.minute), BigInteger) // seconds) * seconds
+
+
+def _sums() -> list[ColumnElement[int]]:
+    return [func.coalesce(func.sum(_R[s]), 0).label(s) for s in SENTIMENTS]
+
+
+def counts(conn: Connection, *, model_version: str, kind: str, scope: str, start: datetime, end: datetime) -> Counts:
+    """Sentiment counts for one scope over [start, end)."""
+    row = conn.execute(
+        select(*_sums()).where(
+            _R.model_version == model_version,
+            _R.scope_kind == kind,
+            _R.scope == scope,
+            _R.minute >= start,
+            _R.minute < end,
+        )
+    ).one()
+    return Counts(int(row.negative), int(row.neutral), int(row.positive))
+
+
+def series(
+    conn: Connection,
+    *,
+    model_version: str,
+    kind: str,
+    scope: str,
+    start: datetime,
+    end: datetime,
+    bucket: timedelta,
+) -> pd.DataFrame:
+    """Counts per bucket over [start, end), every bucket present (empty ones as zeros), with rates."""
+    b = _bucket(conn, bucket).label("bucket")
+    rows = conn.execute(
+        select(b, *_sums())
+        .where(
+            _R.model_version == model_version,
+            _R.scope_kind == kind,
+            _R.scope == scope,
+            _R.minute >= start,
+            _R.minute < end,
+        )
+        .group_by(b)
+    ).all()
+    frame = pd.DataFrame(rows, columns=["bucket", *SENTIMENTS])
+    first = int((start - _EPOCH) // bucket) * int(bucket.total_seconds())
+    step = int(bucket.total_seconds())
+    full = pd.DataFrame({"bucket": range(first, int((end - _EPOCH).total_seconds()), step)})
+    frame = full.merge(frame.astype({"bucket": "int64"}), on="bucket", how="left").fillna(0)
+    frame["time"] = pd.to_datetime(frame["bucket"], unit="s", utc=True)
+    for s in SENTIMENTS:
+        frame[s] = frame[s].astype("int64")
+    return with_rates(frame.drop(columns="bucket"))[["time", *SENTIMENTS, "volume", "negative_rate", "net_sentiment"]]
+
+
+def with_rates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Adds volume, negative_rate and net_sentiment (NaN where volume is 0) to a counts frame."""
+    out = frame.copy()
+    out["volume"] = out["negative"] + out["neutral"] + out["positive"]
+    denominator = out["volume"].where(out["volume"] > 0)
+    out["negative_rate"] = out["negative"] / denominator
+    out["net_sentiment"] = (out["positive"] - out["negative"]) / denominator
+    return out
+
+
+def movers(
+    conn: Connection,
+    *,
+    model_version: str,
+    kind: str,
+    names: Sequence[str],
+    baseline_start: datetime,
+    window_start: datetime,
+    end: datetime,
+    min_volume: int = 5,
+) -> pd.DataFrame:
+    """Negative-rate change of each scope in [window_start, end) against [baseline_start, window_start).
+
+    Columns: scope, volume, negative, negative_rate, baseline_volume, baseline_rate, change
+    (percentage points), volume_ratio (window volume per hour over baseline volume per hour).
+    Scopes under ``min_volume`` documents in the window are left out: two headlines make no trend.
+    Sorted by change, largest rise first.
+    """
+    columns = ["scope", "volume", "negative", "negative_rate", "baseline_volume", "baseline_rate", "change", "volume_ratio"]
+    if not names:
+        return pd.DataFrame(columns=columns)
+    recent = _R.minute >= window_start
+    total = _R.negative + _R.neutral + _R.positive
+    rows = conn.execute(
+        select(
+            _R.scope,
+            func.sum(case((recent, total), else_=0)).label("volume"),
+            func.sum(case((recent, _R.negative), else_=0)).label("negative"),
+            func.sum(case((recent, 0), else_=total)).label("baseline_volume"),
+            func.sum(case((recent, 0), else_=_R.negative)).label("baseline_negative"),
+        )
+        .where(
+            _R.model_version == model_version,
+            _R.scope_kind == kind,
+            _R.scope.in_(list(names)),
+            _R.minute >= baseline_start,
+            _R.minute < end,
+        )
+        .group_by(_R.scope)
+    ).all()
+    frame = pd.DataFrame(rows, columns=["scope", "volume", "negative", "baseline_volume", "baseline_negative"])
+    frame = frame.astype({c: "int64" for c in frame.columns if c != "scope"})
+    frame = frame[frame["volume"] >= min_volume]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    frame["negative_rate"] = frame["negative"] / frame["volume"]
+    base = frame["baseline_volume"].where(frame["baseline_volume"] > 0)
+    frame["baseline_rate"] = frame["baseline_negative"] / base
+    frame["change"] = (frame["negative_rate"] - frame["baseline_rate"].fillna(frame["negative_rate"])) * 100
+    hours_window = (end - window_start).total_seconds() / 3600
+    hours_base = (window_start - baseline_start).total_seconds() / 3600
+    frame["volume_ratio"] = (frame["volume"] / hours_window) / (base / hours_base)
+    return frame.sort_values(["change", "volume"], ascending=[False, False]).reset_index(drop=True)[columns]
+
+
+def heatmap(
+    conn: Connection,
+    *,
+    model_version: str,
+    kind: str,
+    names: Sequence[str],
+    start: datetime,
+    end: datetime,
+    bucket: timedelta,
+) -> pd.DataFrame:
+    """Negative rate per scope and bucket over [start, end): columns scope, time, volume, negative_rate."""
+    if not names:
+        return pd.DataFrame(columns=["scope", "time", "volume", "negative_rate"])
+    b = _bucket(conn, bucket).label("bucket")
+    rows = conn.execute(
+        select(_R.scope, b, *_sums())
+        .where(
+            _R.model_version == model_version,
+            _R.scope_kind == kind,
+            _R.scope.in_(list(names)),
+            _R.minute >= start,
+            _R.minute < end,
+        )
+        .group_by(_R.scope, b)
+    ).all()
+    frame = with_rates(pd.DataFrame(rows, columns=["scope", "bucket", *SENTIMENTS]))
+    frame["time"] = pd.to_datetime(frame["bucket"].astype("int64"), unit="s", utc=True)
+    return frame[["scope", "time", "volume", "negative_rate"]]
+
+
+def headlines(
+    conn: Connection,
+    *,
+    model_version: str,
+    start: datetime,
+    end: datetime,
+    search: str = "",
+    sentiments: Sequence[str] = (),
+    topics: Sequence[str] = (),
+    sources: Sequence[str] = (),
+    ticker: str = "",
+    min_score: float = 0.0,
+    limit: int = 200,
+) -> pd.DataFrame:
+    """The newest scored documents in [start, end) that match every filter given, at most ``limit``."""
+    d, s = Document.__table__.c, Score.__table__.c
+    conditions: list[ColumnElement[bool]] = [
+        s.model_version == model_version,
+        s.published_at >= start,
+        s.published_at < end,
+    ]
+    if search.strip():
+        conditions.append(d.title.icontains(search.strip(), autoescape=True))
+    if sentiments:
+        conditions.append(s.sentiment.in_(list(sentiments)))
+    if topics:
+        conditions.append(s.topic.in_(list(topics)))
+    if sources:
+        conditions.append(d.source.in_(list(sources)))
+    if min_score > 0:
+        conditions.append(s.sentiment_score >= min_score)
+    symbol = ticker.strip().lstrip("$").upper()
+    if symbol:
+        conditions.append(_has_ticker(conn, symbol))
+    rows = conn.execute(
+        select(
+            s.published_at.label("time"),
+            d.source,
+            d.kind,
+            d.title,
+            s.topic,
+            s.sentiment,
+            s.sentiment_score.label("score"),
+            d.tickers,
+            d.url,
+            d.id,
+        )
+        .join(Document.__table__, d.id == s.document_id)
+        .where(and_(*conditions))
+        .order_by(s.published_at.desc(), s.document_id)
+        .limit(limit)
+    ).all()
+    frame = pd.DataFrame(
+        rows, columns=["time", "source", "kind", "title", "topic", "sentiment", "score", "tickers", "url", "id"]
+    )
+    frame["tickers"] = frame["tickers"].map(lambda t: ", ".join(t or []))
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    return frame
+
+
+def _has_ticker(conn: Connection, symbol: str) -> ColumnElement[bool]:
+    tickers = Document.__table__.c.tickers
+    if conn.dialect.name == "postgresql":
+        return type_coerce(tickers, JSONB).contains([symbol])
+    each = func.json_each(tickers).table_valued("value")
+    return exists(select(literal(1)).select_from(each).where(each.c.value == symbol))
+
+
+def version_summary(conn: Connection, *, model_version: str) -> VersionInfo:
+    """How much one model version scored, its sentiment mix and the event-time span it covers."""
+    row = conn.execute(
+        select(func.min(_R.minute), func.max(_R.minute), *_sums()).where(
+            _R.model_version == model_version, _R.scope_kind == "all", _R.scope == "*"
+        )
+    ).one()
+    return VersionInfo(
+        version=model_version,
+        first_minute=row[0],
+        last_minute=row[1],
+        counts=Counts(int(row.negative), int(row.neutral), int(row.positive)),
+    )
+
+
+def has_alerts(conn: Connection) -> bool:
+    """Whether the alerts tables exist yet (migration 0002); pages degrade gracefully before it."""
+    return inspect(conn).has_table(Alert.__tablename__)
+
+
+def alert_markers(
+    conn: Connection,
+    *,
+    start: datetime,
+    end: datetime,
+    model_version: str | None = None,
+    scope_kind: str | None = None,
+    scope: str | None = None,
+    limit: int = 500,
+) -> pd.DataFrame:
+    """Alerts that started in [start, end): columns time, label, state, severity (for chart markers)."""
+    a = Alert.__table__.c
+    conditions = [a.started_at >= start, a.started_at < end]
+    if model_version is not None:
+        conditions.append(a.model_version == model_version)
+    if scope_kind is not None:
+        conditions.append(a.scope_kind == scope_kind)
+    if scope is not None:
+        conditions.append(a.scope == scope)
+    rows = conn.execute(
+        select(a.started_at, a.rule, a.scope_kind, a.scope, a.severity, a.state)
+        .where(*conditions)
+        .order_by(a.started_at.desc())
+        .limit(limit)
+    ).all()
+    frame = pd.DataFrame(
+        [
+            (r.started_at, f"{r.severity} · {r.rule} · {r.scope_kind} {r.scope} ({r.state})", r.state, r.severity)
+            for r in rows
+        ],
+        columns=["time", "label", "state", "severity"],
+    )
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    return frame
+
+
+def firing_alerts(conn: Connection) -> int:
+    """How many alerts are firing now (through the (state, started_at) index)."""
+    return int(conn.execute(select(func.count()).where(Alert.__table__.c.state == "firing")).scalar() or 0)

@@ -1,0 +1,84 @@
+"""Time ranges the pages offer, each with a bucket size that keeps charts at 60-370 points.
+
+A range also says how stale its figures may be: a year view recomputed every 15 seconds
+would read half a million rollup rows for no visible change, so longer ranges pin their
+end time to coarser slots, and the cache serves the whole slot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+__all__ = ["RANGES", "WINDOWS", "Range", "Window", "floor_time", "range_by_label", "window_by_label"]
+
+
+@dataclass(frozen=True)
+class Range:
+    """A look-back span, its chart bucket and the slot its end time is pinned to."""
+
+    label: str
+    span: timedelta
+    bucket: timedelta
+    slot: timedelta
+
+    def bounds(self, now: datetime, *, min_slot: timedelta = timedelta(0)) -> tuple[datetime, datetime]:
+        """[start, end): end is ``now`` rounded up to the slot, start a whole number of buckets before it."""
+        slot = max(self.slot, min_slot)
+        end = floor_time(now, slot) + slot
+        start = floor_time(end - self.span, self.bucket)
+        return start, end
+
+
+RANGES: tuple[Range, ...] = (
+    Range("Last hour", timedelta(hours=1), timedelta(minutes=1), timedelta(minutes=1)),
+    Range("Last 6 hours", timedelta(hours=6), timedelta(minutes=5), timedelta(minutes=1)),
+    Range("Last 24 hours", timedelta(hours=24), timedelta(minutes=15), timedelta(minutes=1)),
+    Range("Last 7 days", timedelta(days=7), timedelta(hours=1), timedelta(minutes=5)),
+    Range("Last 30 days", timedelta(days=30), timedelta(hours=6), timedelta(minutes=15)),
+    Range("Last 90 days", timedelta(days=90), timedelta(days=1), timedelta(hours=1)),
+    Range("Last year", timedelta(days=365), timedelta(days=1), timedelta(hours=1)),
+)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A recent window compared with the baseline just before it (for top movers)."""
+
+    label: str
+    span: timedelta
+    baseline: timedelta
+    bucket: timedelta  # heatmap columns
+
+    def bounds(self, now: datetime) -> tuple[datetime, datetime, datetime]:
+        """(baseline_start, window_start, end), end rounded up to the minute."""
+        end = floor_time(now, timedelta(minutes=1)) + timedelta(minutes=1)
+        window_start = end - self.span
+        return window_start - self.baseline, window_start, end
+
+
+WINDOWS: tuple[Window, ...] = (
+    Window("Last hour vs the 24 hours before", timedelta(hours=1), timedelta(hours=24), timedelta(minutes=5)),
+    Window("Last 6 hours vs the 7 days before", timedelta(hours=6), timedelta(days=7), timedelta(minutes=30)),
+    Window("Last 24 hours vs the 7 days before", timedelta(hours=24), timedelta(days=7), timedelta(hours=2)),
+    Window("Last 7 days vs the 28 days before", timedelta(days=7), timedelta(days=28), timedelta(hours=12)),
+)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def floor_time(moment: datetime, step: timedelta) -> datetime:
+    """``moment`` rounded down to a whole multiple of ``step`` since the Unix epoch (UTC)."""
+    if step <= timedelta(0):
+        return moment
+    return _EPOCH + ((moment.astimezone(timezone.utc) - _EPOCH) // step) * step
+
+
+def range_by_label(label: str | None) -> Range:
+    """The range with this label; the 24-hour one for anything unknown."""
+    return next((r for r in RANGES if r.label == label), RANGES[2])
+
+
+def window_by_label(label: str | None) -> Window:
+    """The window with this label; the first for anything unknown."""
+    return next((w for w in WINDOWS if w.label == label), WINDOWS[0])

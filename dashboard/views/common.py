@@ -1,0 +1,48 @@
+"""Pieces more than one page draws."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.charts import NEGATIVE, POSITIVE, sentiment_charts
+
+__all__ = ["HEADLINE_COLUMNS", "headline_table", "sentiment_panel"]
+
+HEADLINE_COLUMNS = ["time", "sentiment", "score", "title", "topic", "tickers", "source", "url"]
+_COLOURS = {"negative": NEGATIVE, "positive": POSITIVE}
+
+
+def _colour(value: object) -> str:
+    colour = _COLOURS.get(str(value))
+    return f"color: {colour}; font-weight: 600" if colour else ""
+
+
+def headline_table(frame: pd.DataFrame, *, key: str, height: int | str = "auto") -> None:
+    """Headlines as a table: sentiment coloured, the original one click away."""
+    if frame.empty:
+        st.info("No headlines match.")
+        return
+    styled = frame[HEADLINE_COLUMNS].style.map(_colour, subset=["sentiment"])
+    st.dataframe(
+        styled,
+        hide_index=True,
+        key=key,
+        height=height,
+        column_config={
+            "time": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm"),
+            "sentiment": st.column_config.TextColumn("Sentiment"),
+            "score": st.column_config.NumberColumn("Score", format="%.2f", help="The model's confidence."),
+            "title": st.column_config.TextColumn("Headline", width="large"),
+            "topic": st.column_config.TextColumn("Topic"),
+            "tickers": st.column_config.TextColumn("Tickers"),
+            "source": st.column_config.TextColumn("Source"),
+            "url": st.column_config.LinkColumn("Link", display_text="open ↗"),
+        },
+    )
+
+
+def sentiment_panel(frame: pd.DataFrame, markers: pd.DataFrame | None) -> None:
+    """Net sentiment, negative rate and volume charts, stacked on one time axis."""
+    for chart in sentiment_charts(frame, alerts=markers):
+        st.altair_chart(chart, width="stretch")

@@ -1,0 +1,150 @@
+"""Model: which model version scored what, and the evaluation card of the configured model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboard import data, ui
+from dashboard.ranges import RANGES
+
+ctx = ui.context()
+st.title("Model")
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _card(path: str) -> tuple[dict[str, Any], str]:
+    """The checkpoint's ``finsent`` config block and its README model card."""
+    # Read directly: model.classifier.read_card would import torch, seconds on a page that needs none of it.
+    folder = Path(path)
+    config = folder / "config.json"
+    block: dict[str, Any] = {}
+    if config.is_file():
+        block = json.loads(config.read_text()).get("finsent", {}) or {}
+    readme = folder / "README.md"
+    return block, readme.read_text() if readme.is_file() else ""
+
+
+def _metric_rows(block: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every evaluation report in the card (any dict with accuracy / F1 figures), one row each."""
+    rows: list[dict[str, Any]] = []
+
+    def walk(node: Any, trail: list[str]) -> None:
+        if isinstance(node, dict):
+            if any(k in node for k in ("accuracy", "macro_f1", "weighted_f1")):
+                rows.append(
+                    {
+                        "evaluation": " / ".join(trail) or "evaluation",
+                        "examples": node.get("n"),
+                        "accuracy": node.get("accuracy"),
+                        "macro F1": node.get("macro_f1"),
+                        "weighted F1": node.get("weighted_f1"),
+                    }
+                )
+                return
+            for key, value in node.items():
+                walk(value, [*trail, str(key)])
+
+    walk(block, [])
+    return rows
+
+
+# Which version scored what.
+if not ctx.versions:
+    ui.empty_state()
+else:
+    now = ctx.now()
+    summaries = [data.version_summary(ctx.url, v) for v in ctx.versions]
+    table = pd.DataFrame(
+        [
+            {
+                "version": s.version,
+                "documents": s.counts.volume,
+                "negative": s.counts.negative_rate,
+                "neutral": s.counts.neutral / s.counts.volume if s.counts.volume else None,
+                "positive": s.counts.positive / s.counts.volume if s.counts.volume else None,
+                "first": s.first_minute,
+                "last": s.last_minute,
+                "showing": s.version == ctx.model_version,
+            }
+            for s in summaries
+        ]
+    )
+    st.subheader("Model versions in the database")
+    st.dataframe(
+        table,
+        hide_index=True,
+        key="model_versions_table",
+        column_config={
+            "version": st.column_config.TextColumn("Version", help="name@weights-digest: a retrained model is a new version."),
+            "documents": st.column_config.NumberColumn("Documents scored", format="localized"),
+            "negative": st.column_config.NumberColumn("Negative", format="percent"),
+            "neutral": st.column_config.NumberColumn("Neutral", format="percent"),
+            "positive": st.column_config.NumberColumn("Positive", format="percent"),
+            "first": st.column_config.DatetimeColumn("First event (UTC)", format="YYYY-MM-DD HH:mm"),
+            "last": st.column_config.DatetimeColumn("Last event (UTC)", format="YYYY-MM-DD HH:mm"),
+            "showing": st.column_config.CheckboxColumn("Shown in dashboard"),
+        },
+    )
+    # The shortest range that covers every version's history, so a switch-over is visible.
+    firsts = [x.first_minute for x in summaries if x.first_minute is not None]
+    needed = now - min(firsts) if firsts else RANGES[0].span
+    span = next((r for r in RANGES if r.span >= needed), RANGES[-1])
+    start, end = span.bounds(now)
+    per_version = pd.concat(
+        [data.series(ctx.url, v, "all", "*", start, end, span.bucket).assign(version=v) for v in ctx.versions],
+        ignore_index=True,
+    )
+    st.subheader(f"Documents scored per version, {span.label.lower()}")
+    st.altair_chart(
+        alt.Chart(per_version)
+        .mark_area(opacity=0.7)
+        .encode(
+            x=alt.X("time:T", title=None),
+            y=alt.Y("volume:Q", title="documents per bucket", stack=None),
+            color=alt.Color("version:N", legend=alt.Legend(orient="bottom")),
+            tooltip=["version:N", alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"), alt.Tooltip("volume:Q", format=",")],
+        )
+        .properties(height=220),
+        width="stretch",
+    )
+
+# The configured model's card.
+path = ctx.settings.model.path
+block, readme = _card(path)
+st.subheader("Configured model")
+name = block.get("version")
+if not block and not readme:
+    st.warning(f"No model card at `{path}` (no config.json `finsent` block, no README.md).")
+else:
+    scored = [v for v in ctx.versions if name and v.split("@", 1)[0] == name]
+    st.markdown(
+        f"`{path}` · version **{name or 'unknown'}**"
+        + (f" · scores in the database: {', '.join(f'`{v}`' for v in scored)}" if scored else " · no scores from it yet")
+    )
+    rows = _metric_rows({k: v for k, v in block.items() if k not in ("tasks",)})
+    if rows:
+        st.dataframe(
+            pd.DataFrame(rows),
+            hide_index=True,
+            key="model_eval_table",
+            column_config={
+                "examples": st.column_config.NumberColumn(format="localized"),
+                "accuracy": st.column_config.NumberColumn(format="%.3f"),
+                "macro F1": st.column_config.NumberColumn(format="%.3f"),
+                "weighted F1": st.column_config.NumberColumn(format="%.3f"),
+            },
+        )
+    tasks = block.get("tasks") or {}
+    if tasks:
+        st.caption(" · ".join(f"{task}: {len(labels)} labels" for task, labels in tasks.items()))
+    if readme:
+        with st.expander("Model card (README.md)", expanded=not rows):
+            st.markdown(readme)
+    with st.expander("Card metadata (config.json `finsent` block)"):
+        st.json(block, expanded=False)

@@ -1,0 +1,130 @@
+"""Topics and tickers: where the negative rate moved against its baseline, and why (the detail below).
+
+Deep link: ``/topics?kind=ticker&scope=XOM`` opens straight on a scope's detail (alert
+notifications can point here).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, data, ui
+from dashboard.ranges import RANGES, WINDOWS, window_by_label
+from dashboard.views import common
+
+KINDS = {"topic": "Topics", "ticker": "Tickers", "source": "Sources"}
+
+ctx = ui.context()
+st.title("Topics and tickers")
+if ctx.model_version is None:
+    ui.empty_state()
+    st.stop()
+version = ctx.model_version
+
+# A deep link sets the starting choice once; the widgets own the state afterwards.
+if "movers_kind" not in st.session_state and st.query_params.get("kind") in KINDS:
+    st.session_state["movers_kind"] = st.query_params["kind"]
+left, mid, right = st.columns([2, 3, 1])
+kind = left.radio("Scope", list(KINDS), format_func=KINDS.get, horizontal=True, key="movers_kind")
+window = window_by_label(mid.selectbox("Window", [w.label for w in WINDOWS], key="movers_window"))
+min_volume = int(
+    right.number_input(
+        "Min. documents", min_value=1, max_value=10_000, value=5, key="movers_min_volume",
+        help="Scopes with fewer documents in the window are left out: a couple of headlines make no trend.",
+    )
+)  # fmt: skip
+
+now = ctx.now()
+baseline_start, window_start, end = window.bounds(now)
+names = tuple(data.scopes(ctx.url, version, kind))
+ranked = data.movers(ctx.url, version, kind, names, baseline_start, window_start, end, min_volume)
+
+st.subheader(f"Top movers: {KINDS[kind].lower()} by change in negative rate")
+if ranked.empty:
+    st.info(f"No {KINDS[kind].lower()} with at least {min_volume} documents in this window.")
+else:
+    table_col, chart_col = st.columns([3, 2])
+    with table_col:
+        event = st.dataframe(
+            ranked,
+            hide_index=True,
+            key="movers_table",
+            on_select="rerun",
+            selection_mode="single-row",
+            column_order=["scope", "change", "negative_rate", "baseline_rate", "volume", "volume_ratio"],
+            column_config={
+                "scope": st.column_config.TextColumn(KINDS[kind][:-1]),
+                "change": st.column_config.NumberColumn("Change (pp)", format="%+.1f"),
+                "negative_rate": st.column_config.ProgressColumn(
+                    "Negative rate", format="percent", min_value=0.0, max_value=1.0
+                ),
+                "baseline_rate": st.column_config.NumberColumn("Baseline", format="percent"),
+                "volume": st.column_config.NumberColumn("Documents", format="localized"),
+                "volume_ratio": st.column_config.NumberColumn(
+                    "Volume × baseline", format="%.1f×", help="Documents per hour against the baseline's."
+                ),
+            },
+        )
+        st.caption("Select a row to see its detail below.")
+    chart_col.altair_chart(charts.movers_chart(ranked), width="stretch")
+
+    # The table's selection drives the detail; a new selection overrides the detail picker.
+    rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
+    picked = str(ranked["scope"].iloc[rows[0]]) if rows and rows[0] < len(ranked) else None
+    if picked is not None and st.session_state.get("movers_last_pick") != picked:
+        st.session_state["movers_last_pick"] = picked
+        st.session_state["movers_detail"] = picked
+
+    if kind == "topic" or len(ranked) > 1:
+        heat_names = tuple(ranked["scope"].head(20))
+        heat = data.heatmap(ctx.url, version, kind, heat_names, window_start, end, window.bucket)
+        if not heat.empty:
+            st.subheader("Negative rate over the window")
+            st.altair_chart(
+                charts.heatmap_chart(heat, bucket=window.bucket, order=list(heat_names)), width="stretch"
+            )
+
+# Detail: the time series and the headlines behind one scope.
+options = list(ranked["scope"]) + [n for n in names if n not in set(ranked["scope"])]
+if options:
+    wanted = st.query_params.get("scope")
+    if "movers_detail" not in st.session_state and wanted in options:
+        st.session_state["movers_detail"] = wanted
+    if st.session_state.get("movers_detail") not in options:
+        st.session_state["movers_detail"] = options[0]
+    st.divider()
+    scope = st.selectbox(f"Detail for {KINDS[kind][:-1].lower()}", options, key="movers_detail")
+    span = next((r for r in RANGES if r.span >= end - baseline_start), RANGES[-1])
+    frame = data.series(ctx.url, version, kind, scope, baseline_start, end, span.bucket)
+    markers = data.alert_markers(ctx.url, baseline_start, end, version, kind, scope)
+    st.subheader(f"{scope}")
+    summary = data.counts(ctx.url, version, kind, scope, window_start, end)
+    base = data.counts(ctx.url, version, kind, scope, baseline_start, window_start)
+    cols = st.columns(3)
+    cols[0].metric("Documents in window", f"{summary.volume:,}")
+    cols[1].metric(
+        "Negative rate in window",
+        ui.fmt_pct(summary.negative_rate),
+        delta=(
+            f"{(summary.negative_rate - base.negative_rate) * 100:+.1f} pp vs baseline"
+            if summary.negative_rate is not None and base.negative_rate is not None
+            else None
+        ),
+        delta_color="inverse",
+    )
+    cols[2].metric("Baseline negative rate", ui.fmt_pct(base.negative_rate))
+    common.sentiment_panel(frame, markers)
+    st.caption(f"Baseline from {baseline_start:%Y-%m-%d %H:%M}, window from {window_start:%Y-%m-%d %H:%M} UTC.")
+    st.markdown("**Headlines behind it**: the window's newest first")
+    filters = {"topic": {"topics": (scope,)}, "ticker": {"ticker": scope}, "source": {"sources": (scope,)}}[kind]
+    only_negative = st.toggle("Negative only", value=False, key="movers_detail_negative")
+    behind = data.headlines(
+        ctx.url,
+        version,
+        window_start,
+        end,
+        sentiments=("negative",) if only_negative else (),
+        limit=100,
+        **filters,
+    )
+    common.headline_table(behind, key="movers_headlines")

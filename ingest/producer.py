@@ -1,0 +1,110 @@
+"""Publish NewsMessages to the raw topic and report exactly which ones the broker acknowledged.
+
+Keyed by the first ticker (else the id) so that one ticker's items land in one partition, in
+order. The producer waits for acks=all; a message counts as sent only when its future resolved.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from finsent.messages import NewsMessage
+from ingest.errors import PublishError
+
+if TYPE_CHECKING:
+    from finsent.settings import Settings
+
+__all__ = ["Publisher", "message_key", "raw_json", "serialise"]
+
+log = logging.getLogger(__name__)
+
+
+def message_key(message: NewsMessage | dict[str, Any]) -> bytes | None:
+    """The partition key: first ticker, else the id."""
+    if isinstance(message, NewsMessage):
+        return (message.tickers[0] if message.tickers else message.id).encode()
+    tickers = message.get("tickers")
+    if isinstance(tickers, list) and tickers and isinstance(tickers[0], str):
+        return tickers[0].strip().lstrip("$").upper().encode()
+    ident = message.get("id")
+    return str(ident).encode() if ident else None
+
+
+def serialise(message: NewsMessage) -> bytes:
+    """The wire form: the contract's JSON."""
+    return message.model_dump_json().encode()
+
+
+class Publisher:
+    """A kafka-python producer bound to one topic."""
+
+    def __init__(self, producer: Any, topic: str, *, ack_timeout_s: float = 60.0) -> None:
+        self.producer = producer
+        self.topic = topic
+        self.ack_timeout_s = ack_timeout_s
+
+    @classmethod
+    def connect(
+        cls, settings: Settings, bootstrap: str, *, topic: str | None = None, create_topic: bool = True, **overrides: Any
+    ) -> Publisher:
+        """A publisher for the raw topic (or ``topic``), creating it with the configured partitions."""
+        from stream.kafka import ensure_topics, make_producer
+
+        target = topic or settings.kafka.raw_topic
+        if create_topic:
+            ensure_topics(
+                bootstrap,
+                [target],
+                partitions=settings.kafka.partitions,
+                replication_factor=settings.kafka.replication_factor,
+            )
+        return cls(make_producer(bootstrap, client_id="finsent-ingest", **overrides), target)
+
+    def publish(self, messages: Sequence[NewsMessage]) -> list[NewsMessage]:
+        """Send and wait for acks; returns the acknowledged messages, raises PublishError if any failed.
+
+        PublishError carries ``acked`` (the ones that did make it) so the caller can still record them.
+        """
+        acked, failed = self.publish_raw([(message_key(m), serialise(m)) for m in messages])
+        ok = [messages[i] for i in acked]
+        if failed:
+            raise PublishError(f"{len(failed)} of {len(messages)} messages not acknowledged: {failed[0][1]}", acked=ok)
+        return ok
+
+    def publish_raw(self, records: Sequence[tuple[bytes | None, bytes]]) -> tuple[list[int], list[tuple[int, str]]]:
+        """Send (key, value) records; returns the indexes acknowledged and (index, error) for the rest."""
+        from kafka.errors import KafkaError
+
+        futures = []
+        failed: list[tuple[int, str]] = []
+        for i, (key, value) in enumerate(records):
+            try:
+                futures.append((i, self.producer.send(self.topic, key=key, value=value)))
+            except KafkaError as exc:  # e.g. buffer full, record too large
+                failed.append((i, f"{type(exc).__name__}: {exc}"))
+        self.producer.flush(timeout=self.ack_timeout_s)
+        acked: list[int] = []
+        for i, future in futures:
+            try:
+                future.get(timeout=self.ack_timeout_s)
+                acked.append(i)
+            except KafkaError as exc:
+                failed.append((i, f"{type(exc).__name__}: {exc}"))
+        if failed:
+            log.warning("broker did not acknowledge", extra={"topic": self.topic, "failed": len(failed)})
+        return acked, failed
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Flush what is buffered and close."""
+        try:
+            self.producer.flush(timeout=timeout_s)
+        finally:
+            self.producer.close(timeout=timeout_s)
+
+
+def raw_json(data: dict[str, Any]) -> bytes:
+    """A row as JSON bytes, unvalidated (``replay --raw``)."""
+    return json.dumps(data, default=str, ensure_ascii=False).encode()

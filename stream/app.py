@@ -1,0 +1,194 @@
+"""The Faust worker: raw topic -> micro-batches -> classifier -> database -> scored topic.
+
+Delivery is at-least-once with idempotent writes. The acknowledgement discipline is what
+keeps it lossless on this and any broker (see docs/broker.md):
+
+- ``noack_take``: Faust does not ack a batch by itself; each event is acked only after its
+  batch is durably in the database and its dead letters and scored records were delivered.
+- No exception escapes the agent: Faust would restart the actor and commit the failed
+  batch. Transient database errors are retried in place; anything else ends the process
+  hard, which behaves like SIGKILL (safe: nothing unwritten was acked).
+- ``stream_wait_empty``: on SIGTERM the batch in flight finishes before the final commit.
+- No Faust Tables: their changelog recovery races the seek and drops input on restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faust
+from sqlalchemy.orm import Session, sessionmaker
+
+from finsent.db import make_engine, make_sessionmaker
+from finsent.messages import DeadLetter, ScoredMessage
+from finsent.settings import Settings
+from stream import metrics
+from stream.kafka import bootstrap_servers
+from stream.pipeline import Predictor, RawRecord, persist_with_retry, score, triage
+
+__all__ = ["BatchProcessor", "create_app", "load_predictor"]
+
+log = logging.getLogger(__name__)
+
+
+def _key(message: ScoredMessage) -> bytes:
+    # Keyed by ticker so one company's scores stay in order downstream.
+    return (message.tickers[0] if message.tickers else message.id).encode()
+
+
+@dataclass
+class BatchProcessor:
+    """Processes one micro-batch end to end; never raises for bad data."""
+
+    settings: Settings
+    predictor: Predictor
+    sessions: sessionmaker[Session]
+    scored_topic: Any
+    dead_letter_topic: Any
+    _infer: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="infer"))
+    _write: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="write"))
+    stopping: bool = False
+
+    async def process(self, records: list[RawRecord]) -> None:
+        """Triage, score, persist, publish; returns only when all of it is durable."""
+        loop = asyncio.get_running_loop()
+        cfg = self.settings.stream
+        sorted_out = triage(records, max_bytes=cfg.max_payload_bytes, max_text_chars=cfg.max_text_chars)
+        messages = [m for _, m in sorted_out.valid]
+        where = {id(m): r for r, m in sorted_out.valid}
+        with metrics.INFERENCE_SECONDS.time():
+            scored = await loop.run_in_executor(self._infer, score, self.predictor, messages)
+        with metrics.WRITE_SECONDS.time():
+            result, rejected = await loop.run_in_executor(
+                self._write,
+                lambda: persist_with_retry(
+                    self.sessions, scored, max_backoff_s=cfg.write_retry_max_s, should_stop=lambda: False
+                ),
+            )
+        dead = list(sorted_out.dead)
+        if rejected:
+            by_id = {id(s): m for s, m in zip(scored, messages)}
+            for item, error in rejected:
+                record = where[id(by_id[id(item)])]
+                dead.append(
+                    DeadLetter.of(
+                        record.value or b"", reason="db_rejected", error=error,
+                        topic=record.topic, partition=record.partition, offset=record.offset,
+                    )
+                )  # fmt: skip
+        rejected_ids = {id(item) for item, _ in rejected}
+        published = [s for s in scored if id(s) not in rejected_ids]
+        await self._deliver(published, dead)
+        metrics.MESSAGES.labels("scored").inc(len(published))
+        metrics.MESSAGES.labels("dead_letter").inc(len(dead))
+        metrics.ROWS_WRITTEN.inc(result.scores)
+        if dead:
+            log.info("dead letters", extra={"count": len(dead), "reasons": sorted({d.reason for d in dead})})
+
+    async def _deliver(self, scored: list[ScoredMessage], dead: list[DeadLetter]) -> None:
+        futures = []
+        for letter in dead:
+            futures.append(
+                await self.dead_letter_topic.send(
+                    key=f"{letter.topic}:{letter.partition}:{letter.offset}".encode(),
+                    value=letter.model_dump_json().encode(),
+                    force=True,
+                )
+            )
+        if self.settings.stream.publish_scored:
+            for message in scored:
+                futures.append(
+                    await self.scored_topic.send(key=_key(message), value=message.model_dump_json().encode(), force=True)
+                )
+        if futures:
+            await asyncio.gather(*futures)  # delivered (acks=all) before the input is acked
+
+
+def _faust_config(settings: Settings) -> dict[str, Any]:
+    kafka = settings.kafka
+    return {
+        "broker": [f"kafka://{server.strip()}" for server in bootstrap_servers(kafka).split(",")],
+        "value_serializer": "raw",
+        "key_serializer": "raw",
+        "store": "memory://",
+        "datadir": str(Path(settings.data_dir) / "faust"),
+        "topic_partitions": kafka.partitions,
+        "topic_replication_factor": kafka.replication_factor,
+        "consumer_auto_offset_reset": "earliest",
+        "stream_wait_empty": True,
+        "broker_session_timeout": kafka.session_timeout_s,
+        "broker_heartbeat_interval": kafka.heartbeat_interval_s,
+        "broker_commit_interval": 1.0,
+        "producer_acks": -1,
+        "web_port": settings.stream.web_port,
+        "web_bind": "127.0.0.1",
+        "web_in_thread": False,
+    }
+
+
+def load_predictor(settings: Settings) -> Predictor:
+    """The configured classifier, loaded before the worker joins its group."""
+    from model.classifier import load
+
+    model = load(
+        settings.model.path,
+        device=settings.model.device,
+        max_length=settings.model.max_length,
+        batch_size=settings.model.inference_batch_size,
+        threads=settings.model.threads,
+    )
+    if not model.has_sentiment:
+        raise ValueError(f"model {settings.model.path} has no sentiment head; the worker needs one")
+    return model
+
+
+def create_app(settings: Settings, predictor: Predictor, sessions: sessionmaker[Session] | None = None) -> faust.App:
+    """Declare the app, its topics and the scoring agent."""
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    app = faust.App(settings.kafka.consumer_group, **_faust_config(settings))
+    raw = app.topic(settings.kafka.raw_topic, value_type=bytes, key_type=bytes, partitions=settings.kafka.partitions)
+    scored = app.topic(settings.kafka.scored_topic, value_type=bytes, key_type=bytes, partitions=settings.kafka.partitions)
+    dead = app.topic(settings.kafka.dead_letter_topic, value_type=bytes, key_type=bytes, partitions=settings.kafka.partitions)
+    sessions = sessions or make_sessionmaker(make_engine(settings.database))
+    processor = BatchProcessor(settings, predictor, sessions, scored, dead)
+    log.info("worker configured", extra={"model_version": predictor.version, "config": settings.redacted()})
+
+    @app.agent(raw)
+    async def score_news(stream: faust.StreamT[bytes]) -> None:
+        cfg = settings.stream
+        async for events in stream.noack_take(cfg.max_batch, within=cfg.max_wait_s):
+            records = [
+                RawRecord(
+                    value=e.message.value,
+                    topic=e.message.topic,
+                    partition=e.message.partition,
+                    offset=e.message.offset,
+                    key=e.message.key,
+                )
+                for e in events
+            ]
+            try:
+                await processor.process(records)
+            except asyncio.CancelledError:
+                raise
+            except BaseException:  # noqa: BLE001 - see module docstring: never let Faust ack a failed batch
+                log.critical("batch failed; exiting without acking it", exc_info=True)
+                logging.shutdown()
+                sys.stderr.flush()
+                os._exit(70)
+            for event in events:
+                event.ack()
+
+    @app.page("/metrics")
+    async def _metrics(web: Any, request: Any) -> Any:
+        body, content_type = metrics.render()
+        return web.bytes(body, content_type=content_type)
+
+    return app
