@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -103,6 +103,11 @@ class ModelSettings(_Section):
     max_length: int = Field(default=128, ge=8, le=512, description="Tokens per text; longer text is truncated.")
     inference_batch_size: int = Field(default=64, ge=1)
     threads: int | None = Field(default=None, ge=1, description="torch intra-op threads; unset = all cores.")
+    precision: Literal["auto", "fp32", "int8", "bf16", "fp16"] = Field(
+        default="auto",
+        description="Inference precision: auto = bf16 on AMX/AVX512-BF16 CPUs and GPUs, int8 on other CPUs; "
+        "fp32 is the reference.",
+    )
 
 
 class StreamSettings(_Section):

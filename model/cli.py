@@ -74,6 +74,7 @@ def classify_command(
     text_field: Annotated[str, typer.Option(help="Text column / field.")] = "text",
     batch_size: Annotated[int, typer.Option(help="Texts per chunk read, scored and written.", min=1)] = 1024,
     progress: Annotated[Optional[bool], typer.Option("--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal).")] = None,
+    precision: Annotated[Optional[str], typer.Option(help="auto, fp32, int8, bf16 or fp16 (default: the model settings').")] = None,
 ) -> None:
     """Score texts: JSONL out with sentiment, sentiment_score, topic, topic_score; other fields pass through."""
     from finsent.cli import settings_from
@@ -81,7 +82,14 @@ def classify_command(
     from model.engine import load_engine
 
     settings = settings_from().model
-    predictor = load_engine(model or settings.path, settings)
+    predictor = load_engine(
+        model or settings.path,
+        device=settings.device,
+        precision=precision or settings.precision,
+        max_length=settings.max_length,
+        batch_size=settings.inference_batch_size,
+        threads=settings.threads,
+    )
     show = sys.stderr.isatty() if progress is None else progress
     try:
         records = open_records(input, input_format, text_field=text_field)

@@ -6,7 +6,13 @@ import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
+from sqlalchemy import insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from finsent.db import session_scope
 from finsent.messages import ScoredMessage
+from finsent.store import SENTIMENTS, rollup_deltas
+from finsent.tables import Document, Rollup, Score
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 # (ticker, relative weight): a few busy names, several quiet ones; ACME is quiet, so a burst stands out.
@@ -114,3 +120,59 @@ def negative_burst(
 def between(messages: Sequence[ScoredMessage], start: datetime, end: datetime) -> list[ScoredMessage]:
     """The messages published in [start, end)."""
     return [m for m in messages if start <= m.published_at < end]
+
+
+def seed_history(factory: sessionmaker[Session], messages: Sequence[ScoredMessage]) -> None:
+    """Bulk-load history into an empty period: the rows and rollups write_scored would write, but executemany.
+
+    ``write_scored`` compiles a fresh multi-row INSERT per chunk, which costs seconds per
+    thousand documents on a busy machine; tests load a day of history this way and send the
+    minutes they simulate through ``write_scored`` itself.
+    """
+    now = datetime.now(timezone.utc)
+    with session_scope(factory) as session:
+        conn = session.connection()
+        conn.execute(
+            insert(Document.__table__),
+            [
+                {
+                    "id": m.id,
+                    "source": m.source,
+                    "kind": m.kind,
+                    "title": m.title,
+                    "body": m.body,
+                    "url": m.url,
+                    "published_at": m.published_at,
+                    "fetched_at": m.fetched_at,
+                    "tickers": list(m.tickers),
+                    "lang": m.lang,
+                    "ingested_at": now,
+                }
+                for m in messages
+            ],
+        )
+        conn.execute(
+            insert(Score.__table__),
+            [
+                {
+                    "document_id": m.id,
+                    "model_version": m.model_version,
+                    "sentiment": m.sentiment,
+                    "sentiment_score": m.sentiment_score,
+                    "topic": m.topic,
+                    "topic_score": m.topic_score,
+                    "probabilities": m.probabilities,
+                    "published_at": m.published_at,
+                    "scored_at": m.scored_at,
+                }
+                for m in messages
+            ],
+        )
+        deltas = rollup_deltas(messages)
+        conn.execute(
+            insert(Rollup.__table__),
+            [
+                {"model_version": v, "scope_kind": k, "scope": s, "minute": minute, **{x: c.get(x, 0) for x in SENTIMENTS}}
+                for (v, k, s, minute), c in deltas.items()
+            ],
+        )

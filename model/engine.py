@@ -1,0 +1,246 @@
+"""Fast inference with the classifier's ``predict`` interface (a drop-in for :class:`Classifier`).
+
+What makes it fast, each measured on the 2-core AVX2 dev machine (docs/model.md):
+- the fast tokenizer runs once per call over all texts, without padding;
+- texts are sorted by token length and cut into batches capped by count and by tokens, so a batch
+  pads only to its own longest text and one huge text cannot blow up memory;
+- ``torch.inference_mode``, thread count set once, a warm-up pass so the first real batch does not
+  pay for kernel selection;
+- reduced precision chosen per device: bf16 on CPUs with AMX/AVX512-BF16 and on GPUs, int8 dynamic
+  quantization of the encoder's Linear layers elsewhere (heads stay fp32), each checked against
+  the fp32 model (:func:`agreement`).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from model.batching import pad_batch
+from model.classifier import Classifier, Prediction, load
+from model.data import normalize_text
+
+__all__ = ["PRECISIONS", "Agreement", "Engine", "agreement", "choose_precision", "load_engine"]
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("auto", "fp32", "int8", "bf16", "fp16")
+
+
+def _native_bf16_cpu() -> bool:
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def choose_precision(requested: str, device: torch.device) -> str:
+    """The precision to run: 'auto' resolves to the fastest one the device computes natively."""
+    if requested not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, not {requested!r}")
+    if device.type == "cuda":
+        if requested == "int8":
+            raise ValueError("int8 dynamic quantization runs on the CPU only")
+        if requested == "auto":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return requested
+    if requested == "fp16":
+        raise ValueError("fp16 inference needs a GPU; use int8 or bf16 on the CPU")
+    if requested == "auto":
+        return "bf16" if _native_bf16_cpu() else "int8"
+    if requested == "bf16" and not _native_bf16_cpu():
+        log.warning("bf16 on a CPU without AMX/AVX512-BF16 is emulated and slower than fp32")
+    return requested
+
+
+def _quantize_int8(module: nn.Module) -> nn.Module:
+    """A copy whose encoder Linear layers compute in int8 (weights int8, activations quantised per batch)."""
+    from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
+
+    quantized = copy.deepcopy(module)
+    # Only the encoder: the heads are tiny, and fp32 heads keep the scores closest to the reference.
+    names = {
+        name: default_dynamic_qconfig
+        for name, sub in quantized.named_modules()
+        if isinstance(sub, nn.Linear) and not name.startswith(("heads", "inner.classifier"))
+    }
+    with warnings.catch_warnings():
+        # torch marks the quantized-tensor API deprecated in favour of torchao; it is what ships today.
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(quantized, names, dtype=torch.qint8)
+
+
+class Engine:
+    """Batched, reduced-precision inference over a (multi-task) encoder; same ``predict`` as Classifier."""
+
+    def __init__(
+        self,
+        module: nn.Module,
+        tokenizer: Any,
+        tasks: dict[str, list[str]],
+        *,
+        version: str,
+        device: torch.device,
+        precision: str = "auto",
+        max_length: int = 128,
+        batch_size: int = 64,
+        max_batch_tokens: int | None = None,
+        normalize: bool = False,
+        card: dict[str, Any] | None = None,
+        warmup: bool = True,
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.tasks = tasks
+        self.version = version
+        self.device = device
+        self.max_length = max_length
+        self.batch_size = batch_size
+        # A token budget per batch: long texts come in smaller batches, so memory stays bounded.
+        self.max_batch_tokens = max_batch_tokens or batch_size * 48
+        self.normalize = normalize
+        self.card = card or {}
+        self.precision = choose_precision(precision, device)
+        self.pad_id = int(tokenizer.pad_token_id or 0)
+        module = module.eval()
+        if self.precision == "int8":
+            module = _quantize_int8(module.cpu())
+        elif self.precision in ("bf16", "fp16"):
+            module = copy.deepcopy(module).to(torch.bfloat16 if self.precision == "bf16" else torch.float16)
+        self.module = module.to(device)
+        if warmup:
+            self.warmup()
+
+    @classmethod
+    def from_classifier(cls, classifier: Classifier, **options: Any) -> Engine:
+        """An engine over an already loaded reference classifier (its weights are not modified)."""
+        return cls(
+            classifier.module,
+            classifier.tokenizer,
+            classifier.tasks,
+            version=classifier.version,
+            device=classifier.device,
+            max_length=options.pop("max_length", classifier.max_length),
+            batch_size=options.pop("batch_size", classifier.batch_size),
+            normalize=classifier.normalize,
+            card=classifier.card,
+            **options,
+        )
+
+    @property
+    def has_sentiment(self) -> bool:
+        return "sentiment" in self.tasks
+
+    def warmup(self) -> None:
+        """Run a few batches of typical shapes so kernel selection happens before real traffic."""
+        for words in (8, 24, 48):
+            self.logits(["market update " * (words // 2)] * min(self.batch_size, 16))
+
+    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
+        if self.normalize:
+            texts = [normalize_text(t) for t in texts]
+        # One call over everything: the Rust tokenizer parallelises and skips per-batch overhead.
+        return self.tokenizer(list(texts), truncation=True, max_length=self.max_length, return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+
+    def _batches(self, lengths: Sequence[int]) -> list[list[int]]:
+        order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+        batches: list[list[int]] = []
+        current: list[int] = []
+        for i in order:
+            # Sorted longest first, so the first text of a batch sets its padded width.
+            width = lengths[current[0]] if current else lengths[i]
+            if current and (len(current) >= self.batch_size or (len(current) + 1) * width > self.max_batch_tokens):
+                batches.append(current)
+                current = []
+            current.append(i)
+        if current:
+            batches.append(current)
+        return batches
+
+    def logits(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Raw logits per task, in input order (fp32, on the CPU)."""
+        texts = [t if isinstance(t, str) else str(t) for t in texts]
+        out = {task: torch.empty(len(texts), len(labels)) for task, labels in self.tasks.items()}
+        if not texts:
+            return out
+        ids = self._encode(texts)
+        with torch.inference_mode():
+            for batch in self._batches([len(x) for x in ids]):
+                input_ids, mask = pad_batch([ids[i] for i in batch], self.pad_id)
+                result = self.module(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device))
+                index = torch.tensor(batch)
+                for task, value in result.items():
+                    out[task][index] = value.float().cpu()
+        return out
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """Topic and sentiment for every text, in input order."""
+        if len(texts) == 0:
+            return []
+        columns: dict[str, tuple[list[str], list[float], list[list[float]]]] = {}
+        labels_of = self.tasks
+        for task, values in self.logits(texts).items():
+            probs = torch.softmax(values, dim=-1)
+            best, arg = probs.max(dim=-1)
+            names = labels_of[task]
+            columns[task] = ([names[j] for j in arg.tolist()], best.tolist(), probs.tolist())
+        results = []
+        sentiment, topic = columns.get("sentiment"), columns.get("topic")
+        for i in range(len(texts)):
+            probabilities = {
+                task: {label: round(p, 6) for label, p in zip(labels_of[task], col[2][i])} for task, col in columns.items()
+            }
+            results.append(
+                Prediction(
+                    sentiment=sentiment[0][i] if sentiment else None,
+                    sentiment_score=sentiment[1][i] if sentiment else None,
+                    topic=topic[0][i] if topic else None,
+                    topic_score=topic[1][i] if topic else None,
+                    probabilities=probabilities,
+                )
+            )
+        return results
+
+
+def load_engine(
+    path: str | Path,
+    *,
+    device: str = "auto",
+    precision: str = "auto",
+    max_length: int = 128,
+    batch_size: int = 64,
+    threads: int | None = None,
+    warmup: bool = True,
+) -> Engine:
+    """Load a checkpoint (as :func:`model.classifier.load` does) and wrap it in an engine."""
+    classifier = load(path, device=device, max_length=max_length, batch_size=batch_size, threads=threads)
+    engine = Engine.from_classifier(classifier, precision=precision, warmup=warmup)
+    log.info("engine ready", extra={"version": engine.version, "precision": engine.precision, "device": str(engine.device), "threads": torch.get_num_threads()})
+    return engine
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How often the engine's labels equal the fp32 reference's, per task, and the largest probability gap."""
+
+    n: int
+    label_agreement: dict[str, float]
+    max_abs_prob_diff: dict[str, float]
+
+
+def agreement(reference: Classifier | Engine, candidate: Classifier | Engine, texts: Sequence[str]) -> Agreement:
+    """Compare two predictors on the same texts (e.g. fp32 Classifier vs int8 Engine)."""
+    ref, cand = reference.logits(texts), candidate.logits(texts)
+    labels, diffs = {}, {}
+    for task in ref:
+        if task not in cand:
+            continue
+        p, q = torch.softmax(ref[task], -1), torch.softmax(cand[task], -1)
+        labels[task] = float((p.argmax(-1) == q.argmax(-1)).float().mean()) if len(texts) else 1.0
+        diffs[task] = float((p - q).abs().max()) if len(texts) else 0.0
+    return Agreement(len(texts), labels, diffs)
+

@@ -1,0 +1,62 @@
+"""One head of a multi-task checkpoint as a stand-alone Hugging Face sequence classifier.
+
+``BertForSequenceClassification`` classifies from the [CLS] pooler, while finsent's heads read the
+mean of the token states, so the export is a small ``PreTrainedModel`` that does exactly what the
+multi-task model does for that head; ``transformers.pipeline`` runs it like any classifier. This is
+what a user without finsent's engine would run, and it is the naive baseline of the benchmark.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import AutoModel, BertConfig, PreTrainedModel
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+from model.architecture import load_multitask
+
+__all__ = ["MeanPoolClassifier", "export_head"]
+
+
+class MeanPoolClassifier(PreTrainedModel):
+    """Encoder + mean pooling + one linear head, as a HF sequence-classification model."""
+
+    config_class = BertConfig
+    base_model_prefix = "encoder"
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__(config)
+        self.encoder = AutoModel.from_config(config, add_pooling_layer=False)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs: Any
+    ) -> SequenceClassifierOutput:
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        kwargs = {k: v for k, v in kwargs.items() if k == "token_type_ids"}
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        return SequenceClassifierOutput(logits=self.classifier(pooled))
+
+
+def export_head(checkpoint: str | Path, task: str) -> MeanPoolClassifier:
+    """The ``task`` head of a finsent checkpoint as an fp32 HF model with its ``id2label``."""
+    model, meta = load_multitask(checkpoint)
+    if task not in model.tasks:
+        raise ValueError(f"{checkpoint} has no {task!r} head (it has {sorted(model.tasks)})")
+    if getattr(model, "pooling", "mean") != "mean":
+        raise ValueError("only mean-pooled checkpoints export to MeanPoolClassifier")
+    labels = model.tasks[task]
+    config = BertConfig(**{k: v for k, v in model.encoder.config.to_dict().items() if k not in ("model_type", "id2label", "label2id")})
+    config.id2label = dict(enumerate(labels))
+    config.label2id = {label: i for i, label in enumerate(labels)}
+    exported = MeanPoolClassifier(config)
+    exported.encoder.load_state_dict(model.encoder.state_dict())
+    exported.classifier.load_state_dict(model.heads[task].state_dict())
+    return exported.eval()
