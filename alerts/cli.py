@@ -330,7 +330,10 @@ def bench(
     settings = _settings()
     url = database_url or settings.database.url.get_secret_value()
     spec = BenchSpec(rows=rows, days=days, tickers=tickers, topics=topics, sources=sources, cycles=cycles)
-    report = run_bench(url, spec, keep=keep, progress=lambda line: typer.echo(line, err=True))
+    try:
+        report = run_bench(url, spec, keep=keep, progress=lambda line: typer.echo(line, err=True))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     typer.echo(json.dumps(report, indent=2))
 
 

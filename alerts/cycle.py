@@ -144,17 +144,24 @@ class AlertCycle:
             self._dispatcher.configure(config, resolve_integrations(config, self._settings))
         with session_scope(self._factory) as session:
             version = self._model_version or active_model_version(session)
+            firing = session.scalars(select(Alert).where(Alert.state == "firing")).all()
             transitions: list[Transition] = []
             observations = 0
             if version is not None:
-                firing = [(a.rule, (a.scope_kind, a.scope)) for a in session.scalars(select(Alert).where(Alert.state == "firing"))]
                 found = evaluate_rules(
-                    session, config.rules, model_version=version, now=now, reader=self._reader, firing=firing
+                    session,
+                    config.rules,
+                    model_version=version,
+                    now=now,
+                    reader=self._reader,
+                    firing=[(a.rule, (a.scope_kind, a.scope)) for a in firing],
                 )
                 observations = len(found)
-                transitions = apply_observations(session, found, rules=config.rules, model_version=version, now=now)
+                transitions = apply_observations(
+                    session, found, rules=config.rules, model_version=version, now=now, firing_alerts=firing
+                )
             planned = self._dispatcher.plan(session, now)
-            still_firing = session.scalar(select(func.count()).select_from(Alert).where(Alert.state == "firing")) or 0
+        still_firing = len(firing) + sum(1 if t.kind == "fired" else -1 for t in transitions)
         result = CycleResult(
             at=now,
             model_version=version,

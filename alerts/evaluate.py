@@ -1,7 +1,9 @@
 """One pass of every rule over the rollups at a given instant: which scopes spike, with their statistics.
 
-Only complete minutes before ``now`` are read, so evaluating at a past instant (the backtest)
-sees exactly the data published up to then.
+The window is the ``window`` of complete minutes before ``now``; the baseline is the
+``baseline`` of whole hours ending where the window's hour starts (so it ends 0-59 minutes
+before the window and is read from the hourly cache). Only data published before ``now`` is
+read, so evaluating at a past instant (the backtest) sees exactly what was there.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from alerts.counts import RollupReader, ScopeKey, Span, floor_minute
+from alerts.counts import HOUR, HourRange, RollupReader, ScopeKey, Span, floor_minute, hour_index
 from alerts.detect import Counts, SpikeParams, SpikeStats, assess, overall_prior
 from alerts.rules import Rule
 
@@ -46,11 +48,12 @@ def spike_params(rule: Rule) -> SpikeParams:
     )
 
 
-def rule_spans(rule: Rule, now: datetime) -> tuple[Span, Span]:
-    """The window and the baseline just before it, both ending at complete minutes before ``now``."""
+def rule_spans(rule: Rule, now: datetime) -> tuple[Span, HourRange]:
+    """The window (complete minutes before ``now``) and the whole hours of baseline before the window's hour."""
     end = floor_minute(now)
     start = end - rule.window
-    return Span(start, end), Span(start - rule.baseline, start)
+    stop = hour_index(start)
+    return Span(start, end), HourRange(stop - int(rule.baseline / HOUR), stop)
 
 
 def evaluate_rules(
@@ -67,7 +70,10 @@ def evaluate_rules(
         return []
     spans = {rule.name: rule_spans(rule, now) for rule in rules}
     windows = sorted({w for w, _ in spans.values()})
-    window_sums = dict(zip(windows, reader.sums(session, model_version=model_version, spans=windows), strict=True))
+    kinds = {rule.scope_kind for rule in rules} | {"all"}
+    window_sums = dict(
+        zip(windows, reader.window_sums(session, model_version=model_version, spans=windows, kinds=kinds), strict=True)
+    )
 
     firing_by_rule: dict[str, set[ScopeKey]] = {}
     for name, key in firing:
@@ -89,7 +95,7 @@ def evaluate_rules(
     baseline_sums = dict(
         zip(
             baselines,
-            reader.sums(session, model_version=model_version, spans=baselines, scopes=needed),
+            reader.baseline_sums(session, model_version=model_version, ranges=baselines, scopes=needed),
             strict=True,
         )
     )
@@ -108,5 +114,5 @@ def evaluate_rules(
                 prior=prior,
                 params=params,
             )
-            out.append(Observation(rule, key[0], key[1], window, baseline, stats))
+            out.append(Observation(rule, key[0], key[1], window, baseline.span, stats))
     return out

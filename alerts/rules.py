@@ -89,7 +89,9 @@ class Rule(_Model):
         default="negative", description="Whose rate is tested: a spike of negative (or positive) news."
     )
     window: Duration = Field(default=timedelta(minutes=15), description="The recent period tested.")
-    baseline: Duration = Field(default=timedelta(days=7), description="The trailing period before the window.")
+    baseline: Duration = Field(
+        default=timedelta(days=7), description="Whole hours of history before the window's hour: the normal rate."
+    )
     min_volume: int = Field(default=10, ge=1, description="Documents needed in the window to test at all.")
     min_rate: float = Field(default=0.4, ge=0, le=1, description="Absolute floor on the window's rate.")
     min_z: float = Field(default=4.0, gt=0, description="Binomial z-score of the window against the baseline.")
@@ -108,8 +110,8 @@ class Rule(_Model):
     def _check(self) -> Rule:
         if self.window < timedelta(minutes=1) or self.window % timedelta(minutes=1):
             raise ValueError(f"rule {self.name}: window must be whole minutes, at least 1m")
-        if self.baseline < self.window or self.baseline % timedelta(minutes=1):
-            raise ValueError(f"rule {self.name}: baseline must be whole minutes and at least the window")
+        if self.baseline < timedelta(hours=1) or self.baseline % timedelta(hours=1):
+            raise ValueError(f"rule {self.name}: baseline must be whole hours, at least 1h")
         if self.resolve_z > self.min_z:
             raise ValueError(f"rule {self.name}: resolve_z must not exceed min_z")
         if self.pattern is not None:

@@ -125,9 +125,15 @@ def apply_observations(
     rules: Sequence[Rule],
     model_version: str,
     now: datetime,
+    firing_alerts: Sequence[Alert] | None = None,
 ) -> list[Transition]:
-    """Fire, keep or resolve alerts for this cycle's observations; the caller's transaction commits."""
-    firing = {a.fingerprint: a for a in session.scalars(select(Alert).where(Alert.state == "firing"))}
+    """Fire, keep or resolve alerts for this cycle's observations; the caller's transaction commits.
+
+    ``firing_alerts`` saves a query when the caller already loaded them (in this session).
+    """
+    if firing_alerts is None:
+        firing_alerts = session.scalars(select(Alert).where(Alert.state == "firing")).all()
+    firing = {a.fingerprint: a for a in firing_alerts}
     by_fp = {fingerprint(o.rule.name, o.scope_kind, o.scope): o for o in observations}
     rule_names = {r.name for r in rules}
     transitions: list[Transition] = []

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from email.message import EmailMessage
-from pathlib import Path
 import ssl
+from pathlib import Path
 
 import httpx
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.counts import RollupReader
@@ -22,7 +23,24 @@ from alerts.rules import AlertsConfig
 from finsent.messages import utcnow
 from finsent.settings import AlertSettings
 
-__all__ = ["build_cycle", "build_notifiers", "retry_policy"]
+__all__ = ["build_cycle", "build_notifiers", "retry_policy", "without_jit"]
+
+
+def without_jit(engine: Engine) -> None:
+    """Turn PostgreSQL's JIT off on this engine's connections (once; idempotent)."""
+    # A large rollup table pushes cost estimates past jit_above_cost, and compiling the plan
+    # (hundreds of ms) would cost far more than these short queries take.
+    if getattr(engine, "_finsent_no_jit", False):
+        return
+
+    @event.listens_for(engine, "connect")
+    def _set(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET jit = off")
+        dbapi_connection.commit()
+
+    engine._finsent_no_jit = True  # type: ignore[attr-defined]
+    engine.dispose()  # pooled connections made before this would still have JIT on
 
 
 def retry_policy(settings: AlertSettings) -> RetryPolicy:
@@ -64,6 +82,9 @@ def build_cycle(
     reader: RollupReader | None = None,
 ) -> AlertCycle:
     """The evaluation cycle with its dispatcher, ready for the scheduler (or a test's simulated clock)."""
+    engine = factory.kw.get("bind")
+    if isinstance(engine, Engine) and engine.dialect.name == "postgresql":
+        without_jit(engine)
     source = RulesSource(rules_path if rules_path is not None else settings.rules_file, config=config)
     current, _ = source.current()
     dispatcher = Dispatcher(

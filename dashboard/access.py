@@ -33,16 +33,21 @@ def is_loopback(host: str | None) -> bool:
         return False  # a host name other than localhost may resolve anywhere
 
 
+def _value(token: SecretStr | None) -> str:
+    # An empty FINSENT_DASHBOARD_TOKEN= counts as unset, never as the password "".
+    return token.get_secret_value() if token is not None else ""
+
+
 def token_required(host: str | None, token: SecretStr | None) -> bool:
     """Whether viewers must enter the token before any page shows."""
-    return token is not None or not is_loopback(host)
+    return bool(_value(token)) or not is_loopback(host)
 
 
 def check_listen(host: str | None, token: SecretStr | None) -> None:
     """Raise AccessError when a non-loopback dashboard would have no usable token."""
     if is_loopback(host):
         return
-    value = token.get_secret_value() if token is not None else ""
+    value = _value(token)
     if not value:
         raise AccessError(
             f"refusing to listen on {host or 'all interfaces'!r} without a token: "
@@ -54,6 +59,5 @@ def check_listen(host: str | None, token: SecretStr | None) -> None:
 
 def token_matches(given: str, token: SecretStr | None) -> bool:
     """Constant-time comparison of what the viewer typed with the configured token."""
-    if token is None:
-        return False
-    return hmac.compare_digest(given.encode(), token.get_secret_value().encode())
+    expected = _value(token)
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())

@@ -154,7 +154,8 @@ def seed_bench(
     for lo in range(1, rows + 1, _CHUNK):
         hi = min(lo + _CHUNK - 1, rows)
         with engine.begin() as conn:
-            conn.execute(text("SELECT setseed(:s)"), {"s": (lo % 1000) / 1000.0})
+            # A different seed per chunk (one seed would repeat the same timestamps in every chunk).
+            conn.execute(text("SELECT setseed(:s)"), {"s": lo / (rows + 1.0)})
             conn.execute(
                 text(_CHUNK_SQL),
                 {"lo": lo, "hi": hi, "end_ts": end, "span_s": days * 86400.0, "version": version},
@@ -193,8 +194,12 @@ class PageTiming:
 def time_pages(app_path: str, pages: list[str], *, asof: datetime, warm_runs: int = 3) -> list[PageTiming]:
     """Render each page with AppTest against the configured database, caches cleared before each."""
     import streamlit as st
+    from streamlit import config as st_config
     from streamlit.testing.v1 import AppTest
 
+    # AppTest runs the script in this process with no server; say it is a loopback one, or the
+    # access gate (rightly) treats the unset address as every interface.
+    st_config.set_option("server.address", "127.0.0.1")
     out: list[PageTiming] = []
     for page in pages:
         st.cache_data.clear()

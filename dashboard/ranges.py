@@ -2,7 +2,8 @@
 
 A range also says how stale its figures may be: a year view recomputed every 15 seconds
 would read half a million rollup rows for no visible change, so longer ranges pin their
-end time to coarser slots, and the cache serves the whole slot.
+end time to coarser slots, and the cache serves the whole slot. Short ranges use the
+auto-refresh interval as their slot (``min_slot``), so each refresh shows new documents.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ class Range:
 
 
 RANGES: tuple[Range, ...] = (
-    Range("Last hour", timedelta(hours=1), timedelta(minutes=1), timedelta(minutes=1)),
-    Range("Last 6 hours", timedelta(hours=6), timedelta(minutes=5), timedelta(minutes=1)),
+    Range("Last hour", timedelta(hours=1), timedelta(minutes=1), timedelta(seconds=10)),
+    Range("Last 6 hours", timedelta(hours=6), timedelta(minutes=5), timedelta(seconds=10)),
     Range("Last 24 hours", timedelta(hours=24), timedelta(minutes=15), timedelta(minutes=1)),
     Range("Last 7 days", timedelta(days=7), timedelta(hours=1), timedelta(minutes=5)),
     Range("Last 30 days", timedelta(days=30), timedelta(hours=6), timedelta(minutes=15)),

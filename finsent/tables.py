@@ -148,6 +148,20 @@ class Rollup(Base):
 # ---------------------------------------------------------------------------------------------
 
 _FIRING_ONLY = text("state = 'firing'")
+_ALL_SCOPE = text("scope_kind = 'all'")
+
+# Every alert cycle reads the 'all' scope's hourly totals over the baselines to find hours that
+# late data changed (alerts/counts.py); this small partial index makes that an index-only scan.
+Index(
+    "ix_rollups_all_scope_counts",
+    Rollup.model_version,
+    Rollup.minute,
+    Rollup.negative,
+    Rollup.neutral,
+    Rollup.positive,
+    postgresql_where=_ALL_SCOPE,
+    sqlite_where=_ALL_SCOPE,
+)
 
 
 class Alert(Base):

@@ -61,7 +61,12 @@ class Publisher:
                 partitions=settings.kafka.partitions,
                 replication_factor=settings.kafka.replication_factor,
             )
-        return cls(make_producer(bootstrap, client_id="finsent-ingest", **overrides), target)
+        # kafka-python 3 turns idempotence on by default. When a broker loses its producer state
+        # (the embedded broker restarted) an idempotent producer retries UnknownProducerId forever
+        # and sends nothing more; a plain one recovers in seconds. Duplicates from retries are
+        # harmless: every consumer writes idempotently.
+        config: dict[str, Any] = {"client_id": "finsent-ingest", "enable_idempotence": False, **overrides}
+        return cls(make_producer(bootstrap, **config), target)
 
     def publish(self, messages: Sequence[NewsMessage]) -> list[NewsMessage]:
         """Send and wait for acks; returns the acknowledged messages, raises PublishError if any failed.

@@ -44,6 +44,15 @@ def _key(message: ScoredMessage) -> bytes:
 
 
 @dataclass
+class Prepared:
+    """A scored batch waiting to be written."""
+
+    scored: list[ScoredMessage]
+    dead: list[DeadLetter]
+    origin: dict[int, RawRecord]  # id(scored item) -> the record it came from
+
+
+@dataclass
 class BatchProcessor:
     """Processes one micro-batch end to end; never raises for bad data."""
 
@@ -54,43 +63,46 @@ class BatchProcessor:
     dead_letter_topic: Any
     _infer: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="infer"))
     _write: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="write"))
-    stopping: bool = False
 
-    async def process(self, records: list[RawRecord]) -> None:
-        """Triage, score, persist, publish; returns only when all of it is durable."""
-        loop = asyncio.get_running_loop()
+    async def prepare(self, records: list[RawRecord]) -> Prepared:
+        """Triage and score a batch (inference in its thread); nothing is written yet."""
         cfg = self.settings.stream
         sorted_out = triage(records, max_bytes=cfg.max_payload_bytes, max_text_chars=cfg.max_text_chars)
-        messages = [m for _, m in sorted_out.valid]
-        where = {id(m): r for r, m in sorted_out.valid}
+        loop = asyncio.get_running_loop()
         with metrics.INFERENCE_SECONDS.time():
-            scored = await loop.run_in_executor(self._infer, score, self.predictor, messages)
+            scored = await loop.run_in_executor(self._infer, score, self.predictor, [m for _, m in sorted_out.valid])
+        origin = {id(s): r for s, (r, _) in zip(scored, sorted_out.valid, strict=True)}
+        return Prepared(scored, list(sorted_out.dead), origin)
+
+    async def commit(self, batch: Prepared) -> None:
+        """Write durably, then deliver dead letters and scored records; returns when all of it is done."""
+        loop = asyncio.get_running_loop()
+        max_backoff = self.settings.stream.write_retry_max_s
         with metrics.WRITE_SECONDS.time():
             result, rejected = await loop.run_in_executor(
-                self._write,
-                lambda: persist_with_retry(
-                    self.sessions, scored, max_backoff_s=cfg.write_retry_max_s, should_stop=lambda: False
-                ),
+                self._write, lambda: persist_with_retry(self.sessions, batch.scored, max_backoff_s=max_backoff)
             )
-        dead = list(sorted_out.dead)
-        if rejected:
-            by_id = {id(s): m for s, m in zip(scored, messages)}
-            for item, error in rejected:
-                record = where[id(by_id[id(item)])]
-                dead.append(
-                    DeadLetter.of(
-                        record.value or b"", reason="db_rejected", error=error,
-                        topic=record.topic, partition=record.partition, offset=record.offset,
-                    )
-                )  # fmt: skip
+        dead = batch.dead
+        for item, error in rejected:
+            record = batch.origin[id(item)]
+            dead.append(
+                DeadLetter.of(
+                    record.value or b"", reason="db_rejected", error=error,
+                    topic=record.topic, partition=record.partition, offset=record.offset,
+                )
+            )  # fmt: skip
         rejected_ids = {id(item) for item, _ in rejected}
-        published = [s for s in scored if id(s) not in rejected_ids]
+        published = [s for s in batch.scored if id(s) not in rejected_ids]
         await self._deliver(published, dead)
         metrics.MESSAGES.labels("scored").inc(len(published))
         metrics.MESSAGES.labels("dead_letter").inc(len(dead))
         metrics.ROWS_WRITTEN.inc(result.scores)
         if dead:
             log.info("dead letters", extra={"count": len(dead), "reasons": sorted({d.reason for d in dead})})
+
+    async def process(self, records: list[RawRecord]) -> None:
+        """Prepare and commit one batch (no overlap)."""
+        await self.commit(await self.prepare(records))
 
     async def _deliver(self, scored: list[ScoredMessage], dead: list[DeadLetter]) -> None:
         futures = []
@@ -160,31 +172,52 @@ def create_app(settings: Settings, predictor: Predictor, sessions: sessionmaker[
     processor = BatchProcessor(settings, predictor, sessions, scored, dead)
     log.info("worker configured", extra={"model_version": predictor.version, "config": settings.redacted()})
 
+    def _die(_: BaseException | None = None) -> None:
+        log.critical("batch failed; exiting without acking it", exc_info=True)
+        logging.shutdown()
+        sys.stderr.flush()
+        os._exit(70)
+
+    async def _commit_then_ack(batch: Prepared, events: list[Any]) -> None:
+        try:
+            await processor.commit(batch)
+        except asyncio.CancelledError:
+            raise
+        except BaseException:  # noqa: BLE001 - see module docstring: never let Faust ack a failed batch
+            _die()
+        for event in events:
+            event.ack()
+
     @app.agent(raw)
     async def score_news(stream: faust.StreamT[bytes]) -> None:
+        # Two-stage pipeline: batch N is written while batch N+1 is scored. At most one batch
+        # waits for the database, so memory stays bounded when the database is the slow part.
         cfg = settings.stream
-        async for events in stream.noack_take(cfg.max_batch, within=cfg.max_wait_s):
-            records = [
-                RawRecord(
-                    value=e.message.value,
-                    topic=e.message.topic,
-                    partition=e.message.partition,
-                    offset=e.message.offset,
-                    key=e.message.key,
-                )
-                for e in events
-            ]
-            try:
-                await processor.process(records)
-            except asyncio.CancelledError:
-                raise
-            except BaseException:  # noqa: BLE001 - see module docstring: never let Faust ack a failed batch
-                log.critical("batch failed; exiting without acking it", exc_info=True)
-                logging.shutdown()
-                sys.stderr.flush()
-                os._exit(70)
-            for event in events:
-                event.ack()
+        writing: asyncio.Task[None] | None = None
+        try:
+            async for events in stream.noack_take(cfg.max_batch, within=cfg.max_wait_s):
+                records = [
+                    RawRecord(
+                        value=e.message.value,
+                        topic=e.message.topic,
+                        partition=e.message.partition,
+                        offset=e.message.offset,
+                        key=e.message.key,
+                    )
+                    for e in events
+                ]
+                try:
+                    batch = await processor.prepare(records)
+                except asyncio.CancelledError:
+                    raise
+                except BaseException:  # noqa: BLE001
+                    _die()
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(_commit_then_ack(batch, list(events)))
+        finally:
+            if writing is not None:
+                await asyncio.shield(writing)
 
     @app.page("/metrics")
     async def _metrics(web: Any, request: Any) -> Any:

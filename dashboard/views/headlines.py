@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import streamlit as st
 
 from dashboard import data, ui
@@ -37,7 +39,7 @@ sources = row[2].multiselect(
 ticker = row[3].text_input("Ticker", key="headlines_ticker", placeholder="XOM")
 min_score = row[4].slider("Min. score", 0.0, 1.0, 0.0, 0.05, key="headlines_min_score")
 
-start, end = span.bounds(ctx.now())
+start, end = span.bounds(ctx.now(), min_slot=timedelta(seconds=ctx.refresh_s))
 frame = data.headlines(
     ctx.url,
     version,

@@ -33,10 +33,11 @@ def live() -> None:
     """Re-runs on its own every refresh_s seconds when auto-refresh is on."""
     now = ctx.now()
     # The headline figures: the last hour against the 24 hours before it, per hour.
-    hour_start, hour_end = RANGES[0].bounds(now)
+    refresh = timedelta(seconds=ctx.refresh_s)
+    hour_start, hour_end = RANGES[0].bounds(now, min_slot=refresh)
     current = data.counts(ctx.url, version, "all", "*", hour_start, hour_end)
     baseline = data.counts(ctx.url, version, "all", "*", hour_start - timedelta(hours=24), hour_start)
-    start, end = span.bounds(now, min_slot=timedelta(seconds=ctx.refresh_s))
+    start, end = span.bounds(now, min_slot=refresh)
     active = data.firing_alerts(ctx.url)
 
     cols = st.columns(4)

@@ -18,9 +18,18 @@ branch_labels = None
 depends_on = None
 
 _FIRING_ONLY = sa.text("state = 'firing'")
+_ALL_SCOPE = sa.text("scope_kind = 'all'")
 
 
 def upgrade() -> None:
+    # The 'all' scope's counts, index-only: alert cycles read its hourly totals to spot late data.
+    op.create_index(
+        "ix_rollups_all_scope_counts",
+        "rollups",
+        ["model_version", "minute", "negative", "neutral", "positive"],
+        postgresql_where=_ALL_SCOPE,
+        sqlite_where=_ALL_SCOPE,
+    )
     op.create_table(
         "alerts",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -123,3 +132,4 @@ def downgrade() -> None:
     op.drop_table("alert_silences")
     op.drop_table("alert_events")
     op.drop_table("alerts")
+    op.drop_index("ix_rollups_all_scope_counts", table_name="rollups")

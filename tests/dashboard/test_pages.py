@@ -26,6 +26,9 @@ def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+# Note: AppTest exposes a key only on selectable dataframes (widgets); plain tables are found by position.
+
+
 def _no_errors(at: AppTest) -> None:
     assert not at.exception, [e.message for e in at.exception]
     assert not at.error, [e.value for e in at.error]
@@ -74,7 +77,7 @@ def test_topics_rank_the_spike_and_show_its_detail(make_app: MakeApp, seeded_url
     assert at.selectbox(key="movers_detail").value == SPIKE_TOPIC
     metrics = _metrics(at)
     assert metrics["Negative rate in window"].endswith("%")
-    headlines = at.dataframe(key="movers_headlines").value
+    headlines = at.dataframe[-1].value
     assert len(headlines) > 0 and (headlines["topic"] == SPIKE_TOPIC).all()
 
     at.radio(key="movers_kind").set_value("ticker").run()
@@ -82,7 +85,7 @@ def test_topics_rank_the_spike_and_show_its_detail(make_app: MakeApp, seeded_url
     assert at.dataframe(key="movers_table").value["scope"].iloc[0] == SPIKE_TICKER
     assert at.selectbox(key="movers_detail").value == SPIKE_TICKER
     at.toggle(key="movers_detail_negative").set_value(True).run()
-    behind = at.dataframe(key="movers_headlines").value
+    behind = at.dataframe[-1].value
     assert len(behind) > 0 and (behind["sentiment"] == "negative").all()
     assert behind["title"].str.contains(SPIKE_TITLE, regex=False).all()
 
@@ -96,16 +99,16 @@ def test_topics_deep_link_opens_a_scope(make_app: MakeApp, seeded_url: str, app_
     _no_errors(at)
     assert at.radio(key="movers_kind").value == "ticker"
     assert at.selectbox(key="movers_detail").value == "KO"
-    assert (at.dataframe(key="movers_headlines").value["tickers"].str.contains("KO")).all()
+    assert (at.dataframe[-1].value["tickers"].str.contains("KO")).all()
 
 
 def test_headlines_search_and_filter(make_app: MakeApp, seeded_url: str) -> None:
     at = make_app(seeded_url, page="views/headlines.py")
     _no_errors(at)
-    table = at.dataframe(key="headlines_table").value
+    table = at.dataframe[0].value
     assert len(table) == 200 and table["time"].is_monotonic_decreasing
     at.text_input(key="headlines_search").input("refinery").run()
-    found = at.dataframe(key="headlines_table").value
+    found = at.dataframe[0].value
     assert len(found) > 0 and found["title"].str.contains("refinery").all()
     at.multiselect(key="headlines_sentiment").set_value(["positive"]).run()
     _no_errors(at)
@@ -113,7 +116,7 @@ def test_headlines_search_and_filter(make_app: MakeApp, seeded_url: str) -> None
     at.multiselect(key="headlines_sentiment").set_value([]).run()
     at.text_input(key="headlines_search").input("").run()
     at.text_input(key="headlines_ticker").input("ko").run()
-    by_ticker = at.dataframe(key="headlines_table").value
+    by_ticker = at.dataframe[0].value
     assert len(by_ticker) > 0 and (by_ticker["tickers"] == "KO").all()
     assert by_ticker["url"].str.startswith("https://").all()
 
@@ -130,13 +133,13 @@ def test_model_page_lists_versions_and_the_card(make_app: MakeApp, seeded_url: s
     (card / "README.md").write_text("# finsent-minilm\n\nTrained on the Twitter financial news corpora.\n")
     at = make_app(seeded_url, page="views/model.py", FINSENT_MODEL_PATH=str(card))
     _no_errors(at)
-    versions = at.dataframe(key="model_versions_table").value
+    versions = at.dataframe[0].value
     assert list(versions["version"]) == [MAIN_VERSION, OLD_VERSION]
     assert versions["documents"].tolist() == [
         sum(m.model_version == v for m in build(T0)) for v in (MAIN_VERSION, OLD_VERSION)
     ]
     assert versions["showing"].tolist() == [True, False]
-    evaluation = at.dataframe(key="model_eval_table").value
+    evaluation = at.dataframe[1].value
     assert evaluation["accuracy"].iloc[0] == pytest.approx(0.871)
     assert any(MAIN_VERSION in m.value for m in at.markdown)  # the card is tied to the versions it scored
     assert any("Twitter financial news" in m.value for m in at.markdown)
@@ -214,10 +217,11 @@ def test_token_gate(make_app: MakeApp, seeded_url: str) -> None:
     at = make_app(seeded_url, FINSENT_DASHBOARD_TOKEN="correct-horse-battery")
     _no_errors(at)
     assert not at.metric and at.text_input(key="login_token")  # nothing but the login form
-    at.text_input(key="login_token").input("wrong").run()
+    # Form values travel with the submit click, in the same run.
+    at.text_input(key="login_token").input("wrong")
     at.button[0].click().run()
     assert any("not right" in e.value for e in at.error) and not at.metric
-    at.text_input(key="login_token").input("correct-horse-battery").run()
+    at.text_input(key="login_token").input("correct-horse-battery")
     at.button[0].click().run()
     assert not at.exception
     assert at.title[0].value == "Market sentiment" and _metrics(at)["Firing alerts"] == "3"

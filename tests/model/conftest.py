@@ -21,6 +21,8 @@ TOPICS = {
     "Energy | Oil": ["crude oil", "opec", "brent"],
 }
 COMPANIES = ["Apple", "Tesla", "Exxon", "Pfizer", "Boeing", "Nvidia", "Ford", "Intel"]
+# Validation names differ from training names, so no validation row repeats a training row by accident.
+VALIDATION_COMPANIES = ["Amazon", "Netflix", "Chevron", "Merck", "Airbus", "AMD", "GM", "Oracle"]
 
 
 def _write_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
@@ -31,22 +33,22 @@ def _write_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
     return path
 
 
-def sentiment_rows(n: int, seed: int) -> list[tuple[str, str]]:
+def sentiment_rows(n: int, seed: int, companies: list[str] = COMPANIES) -> list[tuple[str, str]]:
     rng = random.Random(seed)
     out = []
     for i in range(n):
         label, words = [("Bullish", POSITIVE), ("Bearish", NEGATIVE), ("Neutral", NEUTRAL)][i % 3]
-        out.append((f"${rng.choice(COMPANIES).upper()} {rng.choice(COMPANIES)} {rng.choice(words)} https://t.co/x{seed}{i}", label))
+        out.append((f"${rng.choice(companies).upper()} {rng.choice(companies)} {rng.choice(words)} https://t.co/x{seed}{i}", label))
     return out
 
 
-def topic_rows(n: int, seed: int) -> list[tuple[str, str]]:
+def topic_rows(n: int, seed: int, companies: list[str] = COMPANIES) -> list[tuple[str, str]]:
     rng = random.Random(seed)
     names = list(TOPICS)
     out = []
     for i in range(n):
         label = names[i % len(names)]
-        out.append((f"{rng.choice(COMPANIES)} news: {rng.choice(TOPICS[label])} today &amp; more", label))
+        out.append((f"{rng.choice(companies)} news: {rng.choice(TOPICS[label])} today &amp; more", label))
     return out
 
 
@@ -70,9 +72,9 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Sentiment and topic train/validation CSVs whose labels follow keywords (learnable in seconds)."""
     d = tmp_path_factory.mktemp("data")
     _write_csv(d / "sent_train.csv", sentiment_rows(90, 1))
-    _write_csv(d / "sent_val.csv", sentiment_rows(30, 2) + sentiment_rows(3, 1))  # 3 leaked train rows
+    _write_csv(d / "sent_val.csv", sentiment_rows(30, 2, VALIDATION_COMPANIES) + sentiment_rows(3, 1))  # 3 leaked train rows
     _write_csv(d / "topic_train.csv", topic_rows(90, 3))
-    _write_csv(d / "topic_val.csv", topic_rows(30, 4))
+    _write_csv(d / "topic_val.csv", topic_rows(30, 4, VALIDATION_COMPANIES))
     return d
 
 

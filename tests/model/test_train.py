@@ -27,7 +27,7 @@ def _argv(tiny_base: Path, data_dir: Path, out: Path, *extra: str) -> list[str]:
         "--learning_rate", "3e-3",
         "--warmup_ratio", "0.1",
         "--label_smoothing", "0.0",
-        "--no_freeze_embeddings",
+        "--threads", "1",
         "--disable_tqdm",
         "--seed", "7",
         *extra,
