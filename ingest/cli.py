@@ -56,7 +56,7 @@ def replay_command(
     limit: Annotated[Optional[int], typer.Option(help="Stop after this many rows.", min=1)] = None,
 ) -> None:
     """Send the news in FILE (or every file in a folder) to the raw topic, and print how many went."""
-    from kafka.errors import NoBrokersAvailable
+    from kafka.errors import KafkaError
 
     from finsent.cli import settings_from
     from ingest.producer import Publisher
@@ -66,7 +66,7 @@ def replay_command(
     bootstrap = _bootstrap()
     try:
         publisher = Publisher.connect(settings, bootstrap, topic=topic, linger_ms=20, batch_size=256 * 1024)
-    except NoBrokersAvailable:
+    except KafkaError:
         raise _no_broker(bootstrap) from None
     try:
         report = replay(path, publisher, raw=raw, default_source=source, fields=_fields(field), limit=limit)
@@ -120,7 +120,7 @@ def simulate_command(
     """Send simulated market news (normal flow plus scripted bad-news bursts) to the raw topic."""
     from dataclasses import replace
 
-    from kafka.errors import NoBrokersAvailable
+    from kafka.errors import KafkaError
 
     from finsent.cli import settings_from
     from ingest.scheduler import stop_on_signals
@@ -141,7 +141,7 @@ def simulate_command(
                 settings, bootstrap, stop, scenario=chosen, seed=seed, count=count, duration_s=duration,
                 speed=speed, topic=topic,
             )  # fmt: skip
-        except NoBrokersAvailable:
+        except KafkaError:
             raise _no_broker(bootstrap) from None
     typer.echo(f"sent {sent} simulated messages")
 
@@ -159,7 +159,7 @@ def run_command(
     """Poll the configured feeds, APIs, comment streams, folders and simulators on their schedules."""
     import logging
 
-    from kafka.errors import NoBrokersAvailable
+    from kafka.errors import KafkaError
 
     from finsent.cli import settings_from
     from ingest.config import load_sources
@@ -195,7 +195,7 @@ def run_command(
     pruned = state.prune(settings.ingest.dedup_retention_days * 86400.0)
     try:
         publisher = Publisher.connect(settings, bootstrap)
-    except NoBrokersAvailable:
+    except KafkaError:
         state.close()
         raise _no_broker(bootstrap) from None
     stop = threading.Event()
@@ -251,6 +251,9 @@ def backfill_command(
     ] = None,
     rescore: Annotated[bool, typer.Option("--rescore", help="Re-score documents already in the database.")] = False,
     model: Annotated[Optional[str], typer.Option(help="Checkpoint to score with (default FINSENT_MODEL_PATH).")] = None,
+    precision: Annotated[
+        Optional[str], typer.Option(help="auto, fp32, int8, bf16 or fp16 (default FINSENT_MODEL_PRECISION).")
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="Rows per chunk: one predict call and one transaction.", min=1)] = 2048,
     checkpoint: Annotated[Optional[Path], typer.Option(help="Checkpoint file (default var/backfill/<job>.json).")] = None,
     restart: Annotated[bool, typer.Option("--restart", help="Ignore an existing checkpoint and start over.")] = False,
@@ -273,14 +276,20 @@ def backfill_command(
     from finsent.cli import settings_from
     from finsent.db import make_engine, make_sessionmaker
     from ingest.backfill import BackfillError, BackfillOptions, backfill_files, rescore_documents
-    from model.classifier import load
+    from model.engine import load_engine
 
     if rescore == (path is not None):
         raise typer.BadParameter("give either PATH or --rescore")
     settings = settings_from()
     m = settings.model
-    classifier = load(
-        model or m.path, device=m.device, max_length=m.max_length, batch_size=m.inference_batch_size, threads=m.threads
+    # The same inference engine as the worker, so a backfilled score equals a live one.
+    classifier = load_engine(
+        model or m.path,
+        device=m.device,
+        precision=precision or m.precision,
+        max_length=m.max_length,
+        batch_size=m.inference_batch_size,
+        threads=m.threads,
     )
     url = settings.database.url.get_secret_value()
     engine = make_engine(settings.database)

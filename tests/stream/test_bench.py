@@ -1,0 +1,38 @@
+"""The benchmark's pieces work on a tiny run (figures come from `finsent bench`, not from tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from finsent.settings import Settings
+from stream.bench import bench_texts, percentile, run_end_to_end, summarise_rss, temporary_database
+from stream.broker import EmbeddedBroker
+from tests.conftest import ADMIN_URL
+
+
+def test_percentile_nearest_rank() -> None:
+    values = list(range(1, 101))
+    assert (percentile(values, 50), percentile(values, 95), percentile(values, 99)) == (50, 95, 99)
+    assert percentile([7.0], 99) == 7.0
+
+
+def test_rss_growth_compares_first_and_last_fifth() -> None:
+    assert summarise_rss([100.0] * 10 + [150.0] * 10)["growth_mb"] == 50.0
+
+
+def test_bench_texts_are_distinct_messages() -> None:
+    messages = bench_texts(50)
+    assert len({m.id for m in messages}) == 50
+
+
+@pytest.mark.slow
+def test_end_to_end_run_counts_every_message(broker: EmbeddedBroker, tiny_model_path: Path) -> None:
+    with temporary_database(ADMIN_URL) as db_url:
+        result = run_end_to_end(
+            Settings(), bootstrap=broker.bootstrap, db_url=db_url, messages=bench_texts(200),
+            rate=None, model_path=str(tiny_model_path), timeout_s=300,
+        )  # fmt: skip
+    assert result.messages == 200
+    assert result.throughput > 0 and 0 < result.latency_ms_p50 <= result.latency_ms_p95 <= result.latency_ms_p99
