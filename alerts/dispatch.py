@@ -153,7 +153,8 @@ class Dispatcher:
                 receiver=node.receiver,
                 labels=bucket.labels,
                 created_at=now,
-                due_at=now + node.group_wait,
+                # Timed from the first alert's start, so a planner that was down does not add its delay.
+                due_at=min(a.started_at for a in firing) + node.group_wait,
                 notified_firing=[],
                 sequence=0,
             )

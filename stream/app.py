@@ -147,11 +147,12 @@ def _faust_config(settings: Settings) -> dict[str, Any]:
 
 def load_predictor(settings: Settings) -> Predictor:
     """The configured classifier, loaded before the worker joins its group."""
-    from model.classifier import load
+    from model.engine import load_engine
 
-    model = load(
+    model = load_engine(
         settings.model.path,
         device=settings.model.device,
+        precision=settings.model.precision,
         max_length=settings.model.max_length,
         batch_size=settings.model.inference_batch_size,
         threads=settings.model.threads,

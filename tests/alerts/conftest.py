@@ -166,3 +166,11 @@ def db_factory(db_url: str) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(db_url)
     yield make_sessionmaker(engine)
     engine.dispose()
+
+
+@pytest.fixture()
+def sqlite_factory(sqlite_url: str) -> Iterator[sessionmaker[Session]]:
+    """A session factory on a fresh, migrated SQLite file (for logic that needs no second backend)."""
+    engine = make_engine(sqlite_url)
+    yield make_sessionmaker(engine)
+    engine.dispose()
