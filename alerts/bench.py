@@ -85,7 +85,7 @@ SELECT 'b' || g.i,
 FROM (
     SELECT i,
            CAST(:end AS timestamptz) - make_interval(secs => :span_s * (1 - i::float8 / :rows)) AS published_at,
-           i > :rows - :burst_window_rows AND i % 6 = 0 AS burst,
+           i > :rows - :burst_window_rows AND i % :burst_every = 0 AS burst,
            'T' || lpad(floor(:tickers * power(random(), 2.5))::int::text, 3, '0') AS t1
     FROM generate_series(1, :rows) AS g(i)
 ) AS g
@@ -143,6 +143,8 @@ def seed(engine: Engine, spec: BenchSpec) -> dict[str, float]:
         "end": END,
         "span_s": span_s,
         "burst_window_rows": burst_window_rows,
+        # About 40 or more burst documents however small the run, at most one in six.
+        "burst_every": max(1, min(6, burst_window_rows // 40)),
         "version": spec.model_version,
     }
     with engine.begin() as conn:
@@ -175,9 +177,9 @@ def _time_cycles(url: str, spec: BenchSpec) -> dict[str, Any]:
     config = load_config(None)
     # No receivers configured: the dispatcher plans groups but sends nothing.
     cycle = build_cycle(AlertSettings(), factory, config=config, notifiers={}, reader=reader)
-    start = END - timedelta(minutes=max(spec.cycles, BURST_MINUTES + 10))
-    cold = cycle.evaluate(start)
-    warm = [cycle.evaluate(start + timedelta(minutes=i + 1)) for i in range(spec.cycles)]
+    # Cold before the burst starts; the warm cycles are the last ``cycles`` minutes, one apart.
+    cold = cycle.evaluate(END - timedelta(minutes=max(spec.cycles, BURST_MINUTES + 10)))
+    warm = [cycle.evaluate(END - timedelta(minutes=spec.cycles - i - 1)) for i in range(spec.cycles)]
     ms = sorted(r.elapsed_ms for r in warm)
     with factory() as session:
         rollup_rows = session.scalar(select(func.count()).select_from(Rollup))

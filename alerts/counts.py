@@ -26,7 +26,17 @@ from alerts.detect import Counts
 from finsent.store import SENTIMENTS
 from finsent.tables import Rollup
 
-__all__ = ["HOUR", "MINUTE", "HourRange", "RollupReader", "ScopeKey", "Span", "floor_minute", "hour_index", "hour_start"]
+__all__ = [
+    "HOUR",
+    "HourRange",
+    "MINUTE",
+    "RollupReader",
+    "ScopeKey",
+    "Span",
+    "floor_minute",
+    "hour_index",
+    "hour_start",
+]
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ import math
 from dataclasses import dataclass
 
 __all__ = [
-    "NEUTRAL_PRIOR",
     "Counts",
+    "NEUTRAL_PRIOR",
     "SpikeParams",
     "SpikeStats",
     "assess",

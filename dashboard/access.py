@@ -54,7 +54,10 @@ def check_listen(host: str | None, token: SecretStr | None) -> None:
             "set FINSENT_DASHBOARD_TOKEN (or listen on 127.0.0.1)"
         )
     if len(value) < _MIN_TOKEN_CHARS or value.lower() in _PLACEHOLDERS:
-        raise AccessError(f"FINSENT_DASHBOARD_TOKEN is too weak for a public address: use {_MIN_TOKEN_CHARS}+ random characters")
+        raise AccessError(
+            "FINSENT_DASHBOARD_TOKEN is too weak for a public address: "
+            f"use {_MIN_TOKEN_CHARS}+ random characters"
+        )
 
 
 def token_matches(given: str, token: SecretStr | None) -> bool:

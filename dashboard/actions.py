@@ -1,4 +1,4 @@
-"""Alert reads and operator actions for the Alerts page: the alerts package's own functions, one transaction each.
+"""Alert reads and operator actions for the Alerts page: the alerts package's functions, one transaction each.
 
 The CLI (``finsent alerts ack|silence|unsilence``) calls the same ``alerts.operations``
 functions, so an acknowledgement from the dashboard and one from a terminal are the same
@@ -28,7 +28,12 @@ __all__ = [
 
 
 def list_alerts(
-    engine: Engine, *, now: datetime, state: str | None = None, since: datetime | None = None, limit: int = 200
+    engine: Engine,
+    *,
+    now: datetime,
+    state: str | None = None,
+    since: datetime | None = None,
+    limit: int = 200,
 ) -> list[AlertView]:
     """Alerts, firing first, newest first."""
     with make_sessionmaker(engine)() as session:
@@ -59,7 +64,9 @@ def silence_alert(
     """Silence this alert's rule on its scope for ``duration`` (e.g. '2h')."""
     ends_at = now + parse_duration(duration)
     with session_scope(make_sessionmaker(engine)) as session:
-        return operations.silence_alert(session, alert_id=alert_id, ends_at=ends_at, by=by, now=now, comment=comment)
+        return operations.silence_alert(
+            session, alert_id=alert_id, ends_at=ends_at, by=by, now=now, comment=comment
+        )
 
 
 def silence_matching(
@@ -68,7 +75,9 @@ def silence_matching(
     """Silence every alert whose labels match all ``matchers`` (e.g. 'ticker="ACME"') for ``duration``."""
     ends_at = now + parse_duration(duration)
     with session_scope(make_sessionmaker(engine)) as session:
-        return operations.silence(session, matchers=matchers, ends_at=ends_at, by=by, now=now, comment=comment)
+        return operations.silence(
+            session, matchers=matchers, ends_at=ends_at, by=by, now=now, comment=comment
+        )
 
 
 def expire_silence(engine: Engine, *, silence_id: int, by: str, now: datetime) -> SilenceView:

@@ -5,22 +5,34 @@ generate_series`` (no rows cross the wire), then builds the per-minute rollups w
 ``INSERT ... SELECT ... GROUP BY`` per scope kind, the same rows ``finsent.store`` keeps
 incrementally. The data has a shape worth looking at: 8 sources, 20 topics, 40 tickers,
 per-topic negative rates on a daily wave, and a recent spike (Energy | Oil, XOM) for the
-movers table to find. ``time_pages`` then renders every page with AppTest and times it.
+movers table to find. ``time_pages`` then renders every page (its default view and its
+heaviest choice) with AppTest and times it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import Engine, text
 
+from dashboard.ranges import WINDOWS
 from model.labels import TOPIC_LABELS
 
-__all__ = ["BENCH_SOURCES", "BENCH_TICKERS", "BENCH_VERSION", "PageTiming", "seed_bench", "time_pages"]
+__all__ = [
+    "BENCH_SOURCES",
+    "BENCH_TICKERS",
+    "BENCH_VERSION",
+    "PAGE_CASES",
+    "PageCase",
+    "PageTiming",
+    "seed_bench",
+    "time_pages",
+]
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +48,13 @@ BENCH_TICKERS = (
     "HD", "NKE", "DIS", "NFLX", "INTC", "AMD", "CSCO", "ORCL", "IBM", "BA",
 )  # fmt: skip
 _PHRASES = {
-    "negative": ("shares slide after", "cut to underweight amid", "plunges on", "warns on", "faces probe over"),
+    "negative": (
+        "shares slide after",
+        "cut to underweight amid",
+        "plunges on",
+        "warns on",
+        "faces probe over",
+    ),
     "neutral": ("to report", "holds steady ahead of", "announces", "schedules call on", "unchanged after"),
     "positive": ("jumps on", "upgraded on", "beats estimates with", "rallies after", "raises guidance on"),
 }
@@ -85,7 +103,8 @@ WITH base AS (
                 ELSE jsonb_build_array(({_array(BENCH_TICKERS)})[k1 + 1]) END AS tickers
     FROM gen
 ), docs AS (
-    INSERT INTO documents (id, source, kind, title, body, url, published_at, fetched_at, tickers, lang, ingested_at)
+    INSERT INTO documents (id, source, kind, title, body, url, published_at, fetched_at, tickers, lang,
+                           ingested_at)
     SELECT id, source,
            CASE WHEN source IN ('stocktwits', 'reddit-wsb') THEN 'comment' ELSE 'news' END,
            (tickers ->> 0) || ' ' || (CASE sentiment
@@ -144,7 +163,9 @@ def seed_bench(
 ) -> dict[str, float]:
     """Fill an empty, migrated PostgreSQL database with ``rows`` scored documents; returns timings (s)."""
     if engine.dialect.name != "postgresql":
-        raise ValueError("the bench seed runs inside PostgreSQL (generate_series); got " + engine.dialect.name)
+        raise ValueError(
+            "the bench seed runs inside PostgreSQL (generate_series); got " + engine.dialect.name
+        )
     end = (end or datetime.now(timezone.utc)).astimezone(timezone.utc)
     timings: dict[str, float] = {}
     with engine.connect() as conn:
@@ -182,17 +203,52 @@ def seed_bench(
 
 
 @dataclass(frozen=True)
+class PageCase:
+    """A page in a given state: widget values set through session state before it renders."""
+
+    name: str
+    page: str
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+# The default view of every page, and the heaviest choice each page offers.
+PAGE_CASES: tuple[PageCase, ...] = (
+    PageCase("overview (24 h)", "views/overview.py"),
+    PageCase("overview (last year)", "views/overview.py", {"overview_range": "Last year"}),
+    PageCase("topics (1 h vs 24 h)", "views/topics.py"),
+    PageCase(
+        "tickers (7 d vs 28 d)",
+        "views/topics.py",
+        {"movers_kind": "ticker", "movers_window": WINDOWS[-1].label},
+    ),
+    PageCase("headlines (24 h)", "views/headlines.py"),
+    PageCase(
+        "headlines (30 d, no match)",
+        "views/headlines.py",
+        {"headlines_range": "Last 30 days", "headlines_search": "no headline says this"},
+    ),
+    PageCase("alerts", "views/alerts.py"),
+    PageCase("model", "views/model.py"),
+)
+
+
+@dataclass(frozen=True)
 class PageTiming:
     """One page's render time with AppTest: the first (cold cache) and the best of the warm runs."""
 
-    page: str
+    name: str
     cold_s: float
     warm_s: float
     exceptions: int
 
 
-def time_pages(app_path: str, pages: list[str], *, asof: datetime, warm_runs: int = 3) -> list[PageTiming]:
-    """Render each page with AppTest against the configured database, caches cleared before each."""
+def time_pages(
+    app_path: str, cases: Sequence[PageCase] = PAGE_CASES, *, asof: datetime, warm_runs: int = 3
+) -> list[PageTiming]:
+    """Render each case with AppTest on the configured database; 'cold' clears the data cache first.
+
+    Python imports are warmed by one untimed run (a server pays them once, at its first view).
+    """
     import streamlit as st
     from streamlit import config as st_config
     from streamlit.testing.v1 import AppTest
@@ -201,13 +257,15 @@ def time_pages(app_path: str, pages: list[str], *, asof: datetime, warm_runs: in
     # access gate (rightly) treats the unset address as every interface.
     st_config.set_option("server.address", "127.0.0.1")
     out: list[PageTiming] = []
-    for page in pages:
-        st.cache_data.clear()
+    for case in cases:
         at = AppTest.from_file(app_path, default_timeout=120)
         at.query_params["asof"] = asof.isoformat()
         at.run()  # AppTest switches pages only after a first run
+        at.switch_page(case.page)
+        for key, value in case.state.items():
+            at.session_state[key] = value
+        at.run()  # the page's modules imported once, as in a running server
         st.cache_data.clear()
-        at.switch_page(page)
         t0 = time.perf_counter()
         at.run()
         cold = time.perf_counter() - t0
@@ -216,6 +274,6 @@ def time_pages(app_path: str, pages: list[str], *, asof: datetime, warm_runs: in
             t1 = time.perf_counter()
             at.run()
             warm.append(time.perf_counter() - t1)
-        out.append(PageTiming(page=page, cold_s=cold, warm_s=min(warm), exceptions=len(at.exception)))
-        log.info("page timed", extra={"page": page, "cold_s": cold, "warm_s": min(warm)})
+        out.append(PageTiming(name=case.name, cold_s=cold, warm_s=min(warm), exceptions=len(at.exception)))
+        log.info("page timed", extra={"case": case.name, "cold_s": cold, "warm_s": min(warm)})
     return out

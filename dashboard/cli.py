@@ -12,12 +12,11 @@ import typer
 
 from dashboard.access import AccessError, check_listen, is_loopback
 
-__all__ = ["APP_PATH", "PAGES", "register", "streamlit_command"]
+__all__ = ["APP_PATH", "register", "streamlit_command"]
 
 log = logging.getLogger(__name__)
 
 APP_PATH = Path(__file__).resolve().parent / "app.py"
-PAGES = ("views/overview.py", "views/topics.py", "views/headlines.py", "views/alerts.py", "views/model.py")
 
 dashboard_app = typer.Typer(
     help=(
@@ -50,7 +49,9 @@ def streamlit_command(host: str, port: int) -> list[str]:
 @dashboard_app.callback(invoke_without_command=True)
 def serve(
     ctx: typer.Context,
-    host: Annotated[Optional[str], typer.Option(help="Listen address (default: FINSENT_DASHBOARD_HOST).")] = None,
+    host: Annotated[
+        Optional[str], typer.Option(help="Listen address (default: FINSENT_DASHBOARD_HOST).")
+    ] = None,
     port: Annotated[Optional[int], typer.Option(help="Port (default: FINSENT_DASHBOARD_PORT, 8501).")] = None,
 ) -> None:
     """Serve the dashboard until Ctrl-C (the process becomes the Streamlit server)."""
@@ -75,7 +76,10 @@ def serve(
         STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
     )
     command = streamlit_command(host, port)
-    log.info("dashboard starting", extra={"host": host, "port": port, "token": settings.dashboard.token is not None})
+    log.info(
+        "dashboard starting",
+        extra={"host": host, "port": port, "token": settings.dashboard.token is not None},
+    )
     typer.echo(f"finsent dashboard on http://{host}:{port}", err=True)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -118,8 +122,10 @@ def bench_command(
 ) -> None:
     """Time every page's render with Streamlit's AppTest on the configured database.
 
-    'cold' clears the data cache first (every query hits the database); 'warm' is the best
-    rerun served from the cache. The view is pinned to the newest data (?asof=).
+    Each page in its default view and its heaviest choice (a year of the index, tickers over
+    7 vs 28 days, a search matching nothing over 30 days). 'cold' clears the data cache first,
+    so every query hits the database; 'warm' is the best rerun served from the cache. The
+    view is pinned to the newest data (?asof=).
     """
     from dashboard import queries
     from dashboard.bench import time_pages
@@ -136,11 +142,12 @@ def bench_command(
     if asof is None:
         typer.echo("error: no scored documents in the database", err=True)
         raise typer.Exit(2)
-    timings = time_pages(str(APP_PATH), list(PAGES), asof=asof, warm_runs=warm_runs)
+    timings = time_pages(str(APP_PATH), asof=asof, warm_runs=warm_runs)
     typer.echo(f"{scored:,} scored documents ({engine.dialect.name}), pinned to {asof:%Y-%m-%d %H:%M} UTC")
-    typer.echo(f"{'page':<22} {'cold s':>8} {'warm s':>8}  errors")
+    typer.echo(f"| {'page':<28} | {'cold s':>7} | {'warm s':>7} | errors |")
+    typer.echo(f"|{'-' * 30}|{'-' * 8}:|{'-' * 8}:|-------:|")
     for t in timings:
-        typer.echo(f"{t.page:<22} {t.cold_s:>8.3f} {t.warm_s:>8.3f}  {t.exceptions}")
+        typer.echo(f"| {t.name:<28} | {t.cold_s:>7.3f} | {t.warm_s:>7.3f} | {t.exceptions:>6} |")
     if any(t.exceptions for t in timings):
         raise typer.Exit(1)
 

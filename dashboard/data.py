@@ -21,8 +21,8 @@ from finsent.db import make_engine
 __all__ = [
     "alert_markers",
     "counts",
-    "firing_alerts",
     "engine",
+    "firing_alerts",
     "has_alerts",
     "headlines",
     "heatmap",
@@ -53,7 +53,9 @@ def scopes(url: str, model_version: str, kind: str) -> list[str]:
 
 
 @st.cache_data(ttl=3600, max_entries=256, show_spinner=False)
-def counts(url: str, model_version: str, kind: str, scope: str, start: datetime, end: datetime) -> queries.Counts:
+def counts(
+    url: str, model_version: str, kind: str, scope: str, start: datetime, end: datetime
+) -> queries.Counts:
     with engine(url).connect() as conn:
         return queries.counts(conn, model_version=model_version, kind=kind, scope=scope, start=start, end=end)
 
@@ -94,7 +96,13 @@ def movers(
 
 @st.cache_data(ttl=3600, max_entries=128, show_spinner=False)
 def heatmap(
-    url: str, model_version: str, kind: str, names: tuple[str, ...], start: datetime, end: datetime, bucket: timedelta
+    url: str,
+    model_version: str,
+    kind: str,
+    names: tuple[str, ...],
+    start: datetime,
+    end: datetime,
+    bucket: timedelta,
 ) -> pd.DataFrame:
     with engine(url).connect() as conn:
         return queries.heatmap(

@@ -34,8 +34,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from finsent.tables import Alert, Document, Rollup, Score
 
 __all__ = [
-    "SENTIMENTS",
     "Counts",
+    "SENTIMENTS",
     "VersionInfo",
     "alert_markers",
     "counts",
@@ -101,7 +101,8 @@ def _distinct(conn: Connection, column: str, where: str, params: dict[str, objec
         WITH RECURSIVE d(v) AS (
             SELECT MIN({column}) FROM rollups WHERE {where}
             UNION ALL
-            SELECT (SELECT MIN({column}) FROM rollups WHERE {where} AND {column} > d.v) FROM d WHERE d.v IS NOT NULL
+            SELECT (SELECT MIN({column}) FROM rollups WHERE {where} AND {column} > d.v)
+            FROM d WHERE d.v IS NOT NULL
         )
         SELECT v FROM d WHERE v IS NOT NULL
         """
@@ -151,7 +152,9 @@ def _sums() -> list[ColumnElement[int]]:
     return [func.coalesce(func.sum(_R[s]), 0).label(s) for s in SENTIMENTS]
 
 
-def counts(conn: Connection, *, model_version: str, kind: str, scope: str, start: datetime, end: datetime) -> Counts:
+def counts(
+    conn: Connection, *, model_version: str, kind: str, scope: str, start: datetime, end: datetime
+) -> Counts:
     """Sentiment counts for one scope over [start, end)."""
     row = conn.execute(
         select(*_sums()).where(
@@ -196,7 +199,9 @@ def series(
     frame["time"] = pd.to_datetime(frame["bucket"], unit="s", utc=True)
     for s in SENTIMENTS:
         frame[s] = frame[s].astype("int64")
-    return with_rates(frame.drop(columns="bucket"))[["time", *SENTIMENTS, "volume", "negative_rate", "net_sentiment"]]
+    return with_rates(frame.drop(columns="bucket"))[
+        ["time", *SENTIMENTS, "volume", "negative_rate", "net_sentiment"]
+    ]
 
 
 def with_rates(frame: pd.DataFrame) -> pd.DataFrame:
@@ -229,7 +234,16 @@ def movers(
     ``min_volume`` documents in the window are left out: two headlines make no trend.
     Sorted by change, largest rise first.
     """
-    columns = ["scope", "volume", "negative", "negative_rate", "baseline_volume", "baseline_rate", "change", "volume_ratio"]
+    columns = [
+        "scope",
+        "volume",
+        "negative",
+        "negative_rate",
+        "baseline_volume",
+        "baseline_rate",
+        "change",
+        "volume_ratio",
+    ]
     if not names:
         return pd.DataFrame(columns=columns)
     recent = _R.minute >= window_start
@@ -251,14 +265,18 @@ def movers(
         )
         .group_by(_R.scope)
     ).all()
-    frame = pd.DataFrame(rows, columns=["scope", "volume", "negative", "baseline_volume", "baseline_negative"])
+    frame = pd.DataFrame(
+        rows, columns=["scope", "volume", "negative", "baseline_volume", "baseline_negative"]
+    )
     frame = frame.astype({c: "int64" for c in frame.columns if c != "scope"})
     frame = frame[frame["volume"] >= min_volume]
     if frame.empty:
         return pd.DataFrame(columns=columns)
     frame["negative_rate"] = frame["negative"] / frame["volume"]
     base = frame["baseline_volume"].where(frame["baseline_volume"] > 0)
-    market = counts(conn, model_version=model_version, kind="all", scope="*", start=baseline_start, end=window_start)
+    market = counts(
+        conn, model_version=model_version, kind="all", scope="*", start=baseline_start, end=window_start
+    )
     frame["baseline_rate"] = (frame["baseline_negative"] / base).fillna(
         market.negative_rate if market.negative_rate is not None else float("nan")
     )
@@ -353,7 +371,8 @@ def headlines(
         .limit(limit)
     ).all()
     frame = pd.DataFrame(
-        rows, columns=["time", "source", "kind", "title", "topic", "sentiment", "score", "tickers", "url", "id"]
+        rows,
+        columns=["time", "source", "kind", "title", "topic", "sentiment", "score", "tickers", "url", "id"],
     )
     frame["tickers"] = frame["tickers"].map(lambda t: ", ".join(t or []))
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
@@ -415,7 +434,12 @@ def alert_markers(
     ).all()
     frame = pd.DataFrame(
         [
-            (r.started_at, f"{r.severity} · {r.rule} · {r.scope_kind} {r.scope} ({r.state})", r.state, r.severity)
+            (
+                r.started_at,
+                f"{r.severity} · {r.rule} · {r.scope_kind} {r.scope} ({r.state})",
+                r.state,
+                r.severity,
+            )
             for r in rows
         ],
         columns=["time", "label", "state", "severity"],

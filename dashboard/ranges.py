@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-__all__ = ["RANGES", "WINDOWS", "Range", "Window", "floor_time", "range_by_label", "window_by_label"]
+__all__ = ["RANGES", "Range", "WINDOWS", "Window", "floor_time", "range_by_label", "window_by_label"]
 
 
 @dataclass(frozen=True)

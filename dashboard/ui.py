@@ -23,6 +23,7 @@ __all__ = [
     "fmt_pct",
     "fmt_signed",
     "gate",
+    "scope_link",
     "setup",
     "sidebar",
     "since_label",
@@ -147,6 +148,12 @@ def context() -> Context:
         st.error("Open the dashboard through its main page.")
         st.stop()
     return ctx
+
+
+def scope_link() -> tuple[str, str] | None:
+    """The (scope_kind, scope) a deep link asks for (``?scope_kind=ticker&scope=XOM``), if any."""
+    kind, scope = st.query_params.get("scope_kind"), st.query_params.get("scope")
+    return (kind, scope) if kind in ("topic", "ticker", "source") and scope else None
 
 
 def empty_state() -> None:

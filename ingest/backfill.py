@@ -40,7 +40,9 @@ __all__ = [
     "BackfillReport",
     "Checkpoint",
     "backfill_files",
+    "database_fingerprint",
     "default_checkpoint_path",
+    "report_dict",
     "rescore_documents",
     "score_batch",
 ]
@@ -95,6 +97,7 @@ class BackfillReport:
     # This run only:
     elapsed_s: float = 0.0
     inference_s: float = 0.0
+    write_s: float = 0.0  # in the writer thread (database and checkpoint), overlapping inference
     rows_this_run: int = 0
     scored_this_run: int = 0
     examples: list[str] = field(default_factory=list)
@@ -158,7 +161,7 @@ def score_batch(classifier: Predictor, messages: Sequence[NewsMessage], *, score
     """Run the classifier over the messages; the results as ScoredMessages."""
     predictions = classifier.predict([m.text for m in messages])
     out = []
-    for message, p in zip(messages, predictions):
+    for message, p in zip(messages, predictions, strict=True):
         if p.sentiment is None:
             raise BackfillError(f"model {classifier.version} has no sentiment head")
         # The inputs were validated as NewsMessages already; constructing skips a second validation.
@@ -226,6 +229,7 @@ class _Writer:
                 continue  # drain without writing: the main thread will raise
             chunk, scored = job
             try:
+                t0 = time.perf_counter()
                 with session_scope(self.factory) as session:
                     result = write_scored(session, scored)
                 r = self.report
@@ -245,6 +249,7 @@ class _Writer:
                 self.checkpoint.position = chunk.position
                 self.checkpoint.totals = _totals(r)
                 self.checkpoint.save()
+                r.write_s += time.perf_counter() - t0
                 self.on_done(chunk.rows)
             except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which raises it
                 self.error = exc

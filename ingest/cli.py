@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -50,10 +50,10 @@ def _no_broker(bootstrap: str) -> typer.Exit:
 def replay_command(
     path: Annotated[Path, typer.Argument(help="A JSONL, CSV or Parquet file, or a folder of them.", exists=True)],
     raw: Annotated[bool, typer.Option("--raw", help="Send rows unvalidated (the worker dead-letters bad ones).")] = False,
-    topic: Annotated[Optional[str], typer.Option(help="Topic to send to (default: the raw topic).")] = None,
-    source: Annotated[Optional[str], typer.Option(help="Source name for rows that have none.")] = None,
-    field: Annotated[Optional[list[str]], typer.Option("--field", help=_FIELD_HELP)] = None,
-    limit: Annotated[Optional[int], typer.Option(help="Stop after this many rows.", min=1)] = None,
+    topic: Annotated[str | None, typer.Option(help="Topic to send to (default: the raw topic).")] = None,
+    source: Annotated[str | None, typer.Option(help="Source name for rows that have none.")] = None,
+    field: Annotated[list[str] | None, typer.Option("--field", help=_FIELD_HELP)] = None,
+    limit: Annotated[int | None, typer.Option(help="Stop after this many rows.", min=1)] = None,
 ) -> None:
     """Send the news in FILE (or every file in a folder) to the raw topic, and print how many went."""
     from kafka.errors import KafkaError
@@ -105,17 +105,17 @@ def _burst(spec: str):  # type: ignore[no-untyped-def]
 
 @ingest_app.command("simulate")
 def simulate_command(
-    rate: Annotated[Optional[float], typer.Option(help="Messages per second (default: FINSENT_INGEST_SIMULATOR_RATE).", min=0.001)] = None,
-    count: Annotated[Optional[int], typer.Option(help="Stop after this many messages.", min=1)] = None,
-    duration: Annotated[Optional[float], typer.Option(help="Stop after this many seconds of scenario time.", min=0)] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed: the same seed and start give the same messages.")] = None,
+    rate: Annotated[float | None, typer.Option(help="Messages per second (default: FINSENT_INGEST_SIMULATOR_RATE).", min=0.001)] = None,
+    count: Annotated[int | None, typer.Option(help="Stop after this many messages.", min=1)] = None,
+    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds of scenario time.", min=0)] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed: the same seed and start give the same messages.")] = None,
     scenario: Annotated[str, typer.Option(help="'calm', 'demo' (recurring bad-news bursts) or a TOML/YAML file.")] = "demo",
     burst: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option(help="Add a burst: 'ticker=TSLA,at=60,duration=30,rate=4[,sentiment=negative,share=0.9,repeat=600]' or topic=...; repeatable."),
     ] = None,
     speed: Annotated[float, typer.Option(help="Scenario clock speed-up; 0 sends as fast as possible.", min=0)] = 1.0,
-    topic: Annotated[Optional[str], typer.Option(help="Topic to send to (default: the raw topic).")] = None,
+    topic: Annotated[str | None, typer.Option(help="Topic to send to (default: the raw topic).")] = None,
 ) -> None:
     """Send simulated market news (normal flow plus scripted bad-news bursts) to the raw topic."""
     from dataclasses import replace
@@ -149,11 +149,11 @@ def simulate_command(
 @ingest_app.command("run")
 def run_command(
     sources: Annotated[
-        Optional[Path], typer.Option(help="Sources file (TOML/YAML); default FINSENT_INGEST_SOURCES_FILE.", exists=True)
+        Path | None, typer.Option(help="Sources file (TOML/YAML); default FINSENT_INGEST_SOURCES_FILE.", exists=True)
     ] = None,
     once: Annotated[bool, typer.Option("--once", help="Poll every source once, print a summary and exit.")] = False,
     metrics_port: Annotated[
-        Optional[int], typer.Option(help="Serve Prometheus metrics on this port (default FINSENT_INGEST_METRICS_PORT).")
+        int | None, typer.Option(help="Serve Prometheus metrics on this port (default FINSENT_INGEST_METRICS_PORT).")
     ] = None,
 ) -> None:
     """Poll the configured feeds, APIs, comment streams, folders and simulators on their schedules."""
@@ -235,34 +235,34 @@ def run_command(
         raise typer.Exit(1)
 
 
-def _when(value: Optional[str]) -> Optional[datetime]:
+def _when(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"not an ISO date/time: {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def backfill_command(
     path: Annotated[
-        Optional[Path], typer.Argument(help="JSONL/CSV/Parquet file or folder to score (omit with --rescore).")
+        Path | None, typer.Argument(help="JSONL/CSV/Parquet file or folder to score (omit with --rescore).")
     ] = None,
     rescore: Annotated[bool, typer.Option("--rescore", help="Re-score documents already in the database.")] = False,
-    model: Annotated[Optional[str], typer.Option(help="Checkpoint to score with (default FINSENT_MODEL_PATH).")] = None,
+    model: Annotated[str | None, typer.Option(help="Checkpoint to score with (default FINSENT_MODEL_PATH).")] = None,
     precision: Annotated[
-        Optional[str], typer.Option(help="auto, fp32, int8, bf16 or fp16 (default FINSENT_MODEL_PRECISION).")
+        str | None, typer.Option(help="auto, fp32, int8, bf16 or fp16 (default FINSENT_MODEL_PRECISION).")
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Rows per chunk: one predict call and one transaction.", min=1)] = 2048,
-    checkpoint: Annotated[Optional[Path], typer.Option(help="Checkpoint file (default var/backfill/<job>.json).")] = None,
+    checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint file (default var/backfill/<job>.json).")] = None,
     restart: Annotated[bool, typer.Option("--restart", help="Ignore an existing checkpoint and start over.")] = False,
     source: Annotated[
-        Optional[str], typer.Option(help="Files: source name for rows without one. Rescore: only this source.")
+        str | None, typer.Option(help="Files: source name for rows without one. Rescore: only this source.")
     ] = None,
-    field: Annotated[Optional[list[str]], typer.Option("--field", help=_FIELD_HELP)] = None,
-    since: Annotated[Optional[str], typer.Option(help="Rescore: documents published at or after (ISO).")] = None,
-    until: Annotated[Optional[str], typer.Option(help="Rescore: documents published before (ISO).")] = None,
+    field: Annotated[list[str] | None, typer.Option("--field", help=_FIELD_HELP)] = None,
+    since: Annotated[str | None, typer.Option(help="Rescore: documents published at or after (ISO).")] = None,
+    until: Annotated[str | None, typer.Option(help="Rescore: documents published before (ISO).")] = None,
     count: Annotated[bool, typer.Option(help="Count the input first, for the progress bar's ETA.")] = True,
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
 ) -> None:

@@ -13,7 +13,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -33,14 +33,14 @@ def build_scheduler(ingestor: Ingestor) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(
         executors={"default": ThreadPoolExecutor(workers)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-        timezone=timezone.utc,
+        timezone=UTC,
     )
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for name, poller in ingestor.pollers.items():
         config = poller.config
         scheduler.add_job(
             ingestor.poll,
-            IntervalTrigger(seconds=config.interval_s, jitter=config.jitter or None, timezone=timezone.utc),
+            IntervalTrigger(seconds=config.interval_s, jitter=config.jitter or None, timezone=UTC),
             args=[name],
             id=name,
             name=f"poll {name}",

@@ -15,8 +15,8 @@ import random
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,10 +27,10 @@ if TYPE_CHECKING:
     from finsent.settings import Settings
 
 __all__ = [
-    "DEFAULT_WATCHLIST",
-    "SCENARIOS",
     "Burst",
     "Company",
+    "DEFAULT_WATCHLIST",
+    "SCENARIOS",
     "Scenario",
     "load_scenario",
     "run_simulator",
@@ -401,7 +401,7 @@ def simulate(scenario: Scenario, *, start: datetime, seed: int = 0) -> Iterator[
     The same (scenario, start, seed) gives the same messages, ids included; a different start
     gives different ids, so two demo runs never collide in the database.
     """
-    start = start.astimezone(timezone.utc) if start.tzinfo else start.replace(tzinfo=timezone.utc)
+    start = start.astimezone(UTC) if start.tzinfo else start.replace(tzinfo=UTC)
     run = f"{seed}-{int(start.timestamp() * 1000)}"
     # Independent random streams per flow, so adding a burst does not change the normal flow.
     flows: list[tuple[random.Random, Iterator[float], Burst | None]] = [

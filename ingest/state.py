@@ -65,7 +65,7 @@ class IngestState:
         with self._lock:
             seen = self._known([k for ks in keys for k in ks])
         fresh: list[NewsMessage] = []
-        for message, ks in zip(items, keys):
+        for message, ks in zip(items, keys, strict=True):
             if seen.isdisjoint(ks):
                 fresh.append(message)
                 seen.update(ks)

@@ -26,7 +26,12 @@ def naive_baseline(texts: Sequence[str], model_path: str | Path, *, device: str 
         raise ValueError("need at least one text")
     tokenizer = AutoTokenizer.from_pretrained(str(model_path))
     pipes = [
-        pipeline("text-classification", model=export_head(model_path, task), tokenizer=tokenizer, device=torch.device(device))
+        pipeline(
+            "text-classification",
+            model=export_head(model_path, task),
+            tokenizer=tokenizer,
+            device=torch.device(device),
+        )
         for task in ("sentiment", "topic")
     ]
     for pipe in pipes:
@@ -53,7 +58,9 @@ def engine_rate(
 
     if not texts:
         raise ValueError("need at least one text")
-    engine = load_engine(model_path, device=device, precision=precision, batch_size=batch_size, threads=threads)
+    engine = load_engine(
+        model_path, device=device, precision=precision, batch_size=batch_size, threads=threads
+    )
     engine.predict(list(texts[: min(len(texts), 256)]))
     start = time.perf_counter()
     for _ in range(repeats):

@@ -30,15 +30,32 @@ def _train_table(training: dict[str, Any]) -> str:
         ("base model", training.get("base_model")),
         ("pooling / max length", f"{m.get('pooling')} / {m.get('max_length')} tokens"),
         ("optimiser", f"AdamW, lr {t.get('learning_rate')}, weight decay {t.get('weight_decay')}"),
-        ("schedule", f"linear warm-up {t.get('warmup_ratio')} then linear decay, {t.get('num_train_epochs')} epochs max"),
-        ("batch", f"{t.get('per_device_train_batch_size')} x {t.get('gradient_accumulation_steps')} accumulation, one task per batch"),
-        ("regularisation", f"label smoothing {t.get('label_smoothing')}, head dropout {m.get('head_dropout')}, "
-         f"frozen word embeddings: {m.get('freeze_embeddings')}"),
+        (
+            "schedule",
+            f"linear warm-up {t.get('warmup_ratio')}, then linear decay; "
+            f"{t.get('num_train_epochs')} epochs max",
+        ),
+        (
+            "batch",
+            f"{t.get('per_device_train_batch_size')} x {t.get('gradient_accumulation_steps')} accumulation, "
+            "one task per batch",
+        ),
+        (
+            "regularisation",
+            f"label smoothing {t.get('label_smoothing')}, head dropout {m.get('head_dropout')}, "
+            f"frozen word embeddings: {m.get('freeze_embeddings')}",
+        ),
         ("class imbalance", f"class weights (inverse frequency)^{t.get('class_weight_power')}"),
         ("PEFT", m.get("peft")),
-        ("selection", f"best mean validation macro-F1, early stopping patience {t.get('early_stopping_patience')}; "
-         f"best at epoch {training.get('best_epoch')}"),
-        ("examples", f"train {training.get('train_examples')}, validation {training.get('validation_examples')}"),
+        (
+            "selection",
+            f"best mean validation macro-F1, early stopping patience {t.get('early_stopping_patience')}; "
+            f"best at epoch {training.get('best_epoch')}",
+        ),
+        (
+            "examples",
+            f"train {training.get('train_examples')}, validation {training.get('validation_examples')}",
+        ),
         ("precision / threads", f"{training.get('amp')} / {training.get('threads')}"),
         ("seed", t.get("seed")),
         ("wall time", f"{training.get('train_seconds')} s"),
@@ -52,7 +69,8 @@ def render_card(meta: dict[str, Any], reports: dict[str, Report]) -> str:
     training = meta.get("training", {})
     heads = "\n".join(f"- **{task}** ({len(labels)}): {', '.join(labels)}" for task, labels in tasks.items())
     summary = "\n".join(
-        f"| {r.task} | {r.n} | {r.accuracy:.4f} | {r.macro_f1:.4f} | {r.weighted_f1:.4f} |" for r in reports.values()
+        f"| {r.task} | {r.n} | {r.accuracy:.4f} | {r.macro_f1:.4f} | {r.weighted_f1:.4f} |"
+        for r in reports.values()
     )
     details = "\n\n".join(f"```\n{format_report(r)}\n```" for r in reports.values())
     return f"""---
@@ -61,11 +79,11 @@ language: en
 tags: [finance, sentiment-analysis, text-classification, finsent]
 ---
 
-# {meta.get('version', 'finsent model')}
+# {meta.get("version", "finsent model")}
 
 A FinBERT-style financial text classifier: one MiniLM-L6 encoder pass (mean pooling) feeds two linear
 heads, **sentiment** and **topic**. Load it with `model.classifier.load(path)` or score files with
-`finsent classify`. Inputs are normalised as in training (`{meta.get('preprocess')}`: URLs dropped, HTML
+`finsent classify`. Inputs are normalised as in training (`{meta.get("preprocess")}`: URLs dropped, HTML
 entities decoded, whitespace collapsed).
 
 ## Heads

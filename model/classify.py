@@ -65,7 +65,9 @@ def open_records(source: str, fmt: str = "auto", *, text_field: str = "text") ->
     return iter(reader)
 
 
-def scored_record(record: dict[str, Any], prediction: Prediction, *, probabilities: bool = False) -> dict[str, Any]:
+def scored_record(
+    record: dict[str, Any], prediction: Prediction, *, probabilities: bool = False
+) -> dict[str, Any]:
     """The input record with the scores added (they replace same-named input fields)."""
     out = dict(record)
     out.update(
@@ -108,7 +110,12 @@ def classify_stream(
                     raise ValueError(f"record {written + i + 1} has no {text_field!r} field")
                 texts.append(str(text))
             for record, prediction in zip(batch, predictor.predict(texts)):
-                out.write(json.dumps(scored_record(record, prediction, probabilities=probabilities), ensure_ascii=False) + "\n")
+                out.write(
+                    json.dumps(
+                        scored_record(record, prediction, probabilities=probabilities), ensure_ascii=False
+                    )
+                    + "\n"
+                )
             written += len(batch)
             bar.update(len(batch))
     out.flush()

@@ -25,58 +25,106 @@ def train_command(ctx: typer.Context) -> None:
     except (ValueError, FileNotFoundError, FileExistsError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    typer.echo(f"saved {result.output_dir} (best epoch {result.best_epoch:.2f}, {result.train_seconds:.0f} s)")
+    typer.echo(
+        f"saved {result.output_dir} (best epoch {result.best_epoch:.2f}, {result.train_seconds:.0f} s)"
+    )
     for report in result.reports.values():
         typer.echo("\n" + format_report(report))
 
 
 def evaluate_command(
-    file: Annotated[Path, typer.Argument(help="Labeled CSV/JSONL file (text, label).", exists=True, dir_okay=False)],
+    file: Annotated[
+        Path, typer.Argument(help="Labeled CSV/JSONL file (text, label).", exists=True, dir_okay=False)
+    ],
     task: Annotated[str, typer.Option("--task", "-t", help="sentiment or topic.")] = "sentiment",
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Checkpoint (default: the shipped model).")] = None,
+    model: Annotated[
+        Optional[str], typer.Option("--model", "-m", help="Checkpoint (default: the shipped model).")
+    ] = None,
     dedup_against: Annotated[
         Optional[list[Path]],
-        typer.Option("--dedup-against", help="Training file(s): rows whose normalised text occurs there are not scored.", exists=True),
+        typer.Option(
+            "--dedup-against",
+            help="Training file(s): rows whose normalised text occurs there are not scored.",
+            exists=True,
+        ),
     ] = None,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the report as JSON here ('-' = stdout only JSON).")] = None,
+    json_out: Annotated[
+        Optional[Path],
+        typer.Option("--json", help="Also write the report as JSON here ('-' = stdout only JSON)."),
+    ] = None,
     text_field: Annotated[str, typer.Option(help="Text column / field.")] = "text",
     label_field: Annotated[str, typer.Option(help="Label column / field.")] = "label",
 ) -> None:
-    """Per-class precision/recall/F1, macro and weighted F1, accuracy and confusion matrix on a labeled file."""
+    """Per-class precision/recall/F1, macro/weighted F1, accuracy and confusion matrix on a labeled file."""
     from finsent.cli import settings_from
     from model.classifier import load
     from model.evaluate import evaluate_file
     from model.metrics import format_report
 
     settings = settings_from().model
-    classifier = load(model or settings.path, device=settings.device, max_length=settings.max_length, batch_size=settings.inference_batch_size, threads=settings.threads)
+    classifier = load(
+        model or settings.path,
+        device=settings.device,
+        max_length=settings.max_length,
+        batch_size=settings.inference_batch_size,
+        threads=settings.threads,
+    )
     try:
-        report, dropped = evaluate_file(classifier, file, task, dedup_against_files=dedup_against or [], text_field=text_field, label_field=label_field)
+        report, dropped = evaluate_file(
+            classifier,
+            file,
+            task,
+            dedup_against_files=dedup_against or [],
+            text_field=text_field,
+            label_field=label_field,
+        )
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    payload = report.to_dict() | {"model": classifier.version, "file": str(file), "dropped_as_duplicates": dropped}
+    payload = report.to_dict() | {
+        "model": classifier.version,
+        "file": str(file),
+        "dropped_as_duplicates": dropped,
+    }
     if json_out is not None and str(json_out) == "-":
         typer.echo(json.dumps(payload, indent=2))
         return
-    typer.echo(f"model {classifier.version}; {file}" + (f" ({dropped} rows dropped as duplicates of training rows)" if dedup_against else ""))
+    typer.echo(
+        f"model {classifier.version}; {file}"
+        + (f" ({dropped} rows dropped as duplicates of training rows)" if dedup_against else "")
+    )
     typer.echo(format_report(report))
     if json_out is not None:
         json_out.write_text(json.dumps(payload, indent=2) + "\n")
 
 
 def classify_command(
-    input: Annotated[str, typer.Argument(help="JSONL (a 'text' field) or CSV (a 'text' column); '-' = stdin.")] = "-",
+    input: Annotated[
+        str, typer.Argument(help="JSONL (a 'text' field) or CSV (a 'text' column); '-' = stdin.")
+    ] = "-",
     output: Annotated[str, typer.Option("--output", "-o", help="JSONL output file; '-' = stdout.")] = "-",
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Checkpoint (default: the shipped model).")] = None,
-    input_format: Annotated[str, typer.Option("--format", help="auto (by extension; stdin sniffed), jsonl or csv.")] = "auto",
-    probabilities: Annotated[bool, typer.Option("--probabilities/--no-probabilities", help="Add the full probability vectors.")] = False,
+    model: Annotated[
+        Optional[str], typer.Option("--model", "-m", help="Checkpoint (default: the shipped model).")
+    ] = None,
+    input_format: Annotated[
+        str, typer.Option("--format", help="auto (by extension; stdin sniffed), jsonl or csv.")
+    ] = "auto",
+    probabilities: Annotated[
+        bool, typer.Option("--probabilities/--no-probabilities", help="Add the full probability vectors.")
+    ] = False,
     text_field: Annotated[str, typer.Option(help="Text column / field.")] = "text",
     batch_size: Annotated[int, typer.Option(help="Texts per chunk read, scored and written.", min=1)] = 1024,
-    progress: Annotated[Optional[bool], typer.Option("--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal).")] = None,
-    precision: Annotated[Optional[str], typer.Option(help="auto, fp32, int8, bf16 or fp16 (default: the model settings').")] = None,
+    progress: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal)."
+        ),
+    ] = None,
+    precision: Annotated[
+        Optional[str], typer.Option(help="auto, fp32, int8, bf16 or fp16 (default: the model settings').")
+    ] = None,
 ) -> None:
-    """Score texts: JSONL out with sentiment, sentiment_score, topic, topic_score; other fields pass through."""
+    """Score texts: JSONL with sentiment, sentiment_score, topic, topic_score; other fields pass through."""
     from finsent.cli import settings_from
     from model.classify import classify_stream, open_records
     from model.engine import load_engine
@@ -95,7 +143,15 @@ def classify_command(
         records = open_records(input, input_format, text_field=text_field)
         out = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")
         try:
-            n = classify_stream(records, predictor, out, text_field=text_field, probabilities=probabilities, chunk=batch_size, progress=show)
+            n = classify_stream(
+                records,
+                predictor,
+                out,
+                text_field=text_field,
+                probabilities=probabilities,
+                chunk=batch_size,
+                progress=show,
+            )
         finally:
             if out is not sys.stdout:
                 out.close()

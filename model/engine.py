@@ -28,7 +28,7 @@ from model.batching import pad_batch
 from model.classifier import Classifier, Prediction, load
 from model.data import normalize_text
 
-__all__ = ["PRECISIONS", "Agreement", "Engine", "agreement", "choose_precision", "load_engine"]
+__all__ = ["Agreement", "Engine", "PRECISIONS", "agreement", "choose_precision", "load_engine"]
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,13 @@ class Engine:
         if self.normalize:
             texts = [normalize_text(t) for t in texts]
         # One call over everything: the Rust tokenizer parallelises and skips per-batch overhead.
-        return self.tokenizer(list(texts), truncation=True, max_length=self.max_length, return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+        return self.tokenizer(
+            list(texts),
+            truncation=True,
+            max_length=self.max_length,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )["input_ids"]
 
     def _batches(self, lengths: Sequence[int]) -> list[list[int]]:
         order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
@@ -153,7 +159,9 @@ class Engine:
         for i in order:
             # Sorted longest first, so the first text of a batch sets its padded width.
             width = lengths[current[0]] if current else lengths[i]
-            if current and (len(current) >= self.batch_size or (len(current) + 1) * width > self.max_batch_tokens):
+            if current and (
+                len(current) >= self.batch_size or (len(current) + 1) * width > self.max_batch_tokens
+            ):
                 batches.append(current)
                 current = []
             current.append(i)
@@ -192,7 +200,8 @@ class Engine:
         sentiment, topic = columns.get("sentiment"), columns.get("topic")
         for i in range(len(texts)):
             probabilities = {
-                task: {label: round(p, 6) for label, p in zip(labels_of[task], col[2][i])} for task, col in columns.items()
+                task: {label: round(p, 6) for label, p in zip(labels_of[task], col[2][i])}
+                for task, col in columns.items()
             }
             results.append(
                 Prediction(
@@ -219,7 +228,15 @@ def load_engine(
     """Load a checkpoint (as :func:`model.classifier.load` does) and wrap it in an engine."""
     classifier = load(path, device=device, max_length=max_length, batch_size=batch_size, threads=threads)
     engine = Engine.from_classifier(classifier, precision=precision, warmup=warmup)
-    log.info("engine ready", extra={"version": engine.version, "precision": engine.precision, "device": str(engine.device), "threads": torch.get_num_threads()})
+    log.info(
+        "engine ready",
+        extra={
+            "version": engine.version,
+            "precision": engine.precision,
+            "device": str(engine.device),
+            "threads": torch.get_num_threads(),
+        },
+    )
     return engine
 
 
@@ -232,7 +249,9 @@ class Agreement:
     max_abs_prob_diff: dict[str, float]
 
 
-def agreement(reference: Classifier | Engine, candidate: Classifier | Engine, texts: Sequence[str]) -> Agreement:
+def agreement(
+    reference: Classifier | Engine, candidate: Classifier | Engine, texts: Sequence[str]
+) -> Agreement:
     """Compare two predictors on the same texts (e.g. fp32 Classifier vs int8 Engine)."""
     ref, cand = reference.logits(texts), candidate.logits(texts)
     labels, diffs = {}, {}
@@ -243,4 +262,3 @@ def agreement(reference: Classifier | Engine, candidate: Classifier | Engine, te
         labels[task] = float((p.argmax(-1) == q.argmax(-1)).float().mean()) if len(texts) else 1.0
         diffs[task] = float((p - q).abs().max()) if len(texts) else 0.0
     return Agreement(len(texts), labels, diffs)
-

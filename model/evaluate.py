@@ -32,7 +32,7 @@ def evaluate_file(
     text_field: str = "text",
     label_field: str = "label",
 ) -> tuple[Report, int]:
-    """Report on a labeled CSV/JSONL file, minus rows seen in the given training files; also the rows dropped."""
+    """Report on a labeled file minus rows seen in the given training files, and how many were dropped."""
     if task not in classifier.tasks:
         raise ValueError(f"the model has no {task!r} head (it has {sorted(classifier.tasks)})")
     labels = classifier.tasks[task]

@@ -53,7 +53,13 @@ def export_head(checkpoint: str | Path, task: str) -> MeanPoolClassifier:
     if getattr(model, "pooling", "mean") != "mean":
         raise ValueError("only mean-pooled checkpoints export to MeanPoolClassifier")
     labels = model.tasks[task]
-    config = BertConfig(**{k: v for k, v in model.encoder.config.to_dict().items() if k not in ("model_type", "id2label", "label2id")})
+    config = BertConfig(
+        **{
+            k: v
+            for k, v in model.encoder.config.to_dict().items()
+            if k not in ("model_type", "id2label", "label2id")
+        }
+    )
     config.id2label = dict(enumerate(labels))
     config.label2id = {label: i for i, label in enumerate(labels)}
     exported = MeanPoolClassifier(config)

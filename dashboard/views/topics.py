@@ -1,7 +1,7 @@
 """Topics and tickers: where the negative rate moved against its baseline, and why (the detail below).
 
-Deep link: ``/topics?kind=ticker&scope=XOM`` opens straight on a scope's detail (alert
-notifications can point here).
+Deep link: ``/topics?scope_kind=ticker&scope=XOM`` (or the root with the same parameters,
+as alert notifications link) opens straight on that scope's detail.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dashboard.ranges import RANGES, WINDOWS, window_by_label
 from dashboard.views import common
 
 KINDS = {"topic": "Topics", "ticker": "Tickers", "source": "Sources"}
+_TABLE_ROWS = 100  # the rest stay reachable through the detail picker
 
 ctx = ui.context()
 st.title("Topics and tickers")
@@ -22,8 +23,9 @@ if ctx.model_version is None:
 version = ctx.model_version
 
 # A deep link sets the starting choice once; the widgets own the state afterwards.
-if "movers_kind" not in st.session_state and st.query_params.get("kind") in KINDS:
-    st.session_state["movers_kind"] = st.query_params["kind"]
+link = ui.scope_link()
+if link is not None and "movers_kind" not in st.session_state:
+    st.session_state["movers_kind"] = link[0]
 left, mid, right = st.columns([2, 3, 1])
 kind = left.radio("Scope", list(KINDS), format_func=KINDS.get, horizontal=True, key="movers_kind")
 window = window_by_label(mid.selectbox("Window", [w.label for w in WINDOWS], key="movers_window"))
@@ -46,7 +48,7 @@ else:
     table_col, chart_col = st.columns([3, 2])
     with table_col:
         event = st.dataframe(
-            ranked,
+            ranked.head(_TABLE_ROWS),
             hide_index=True,
             key="movers_table",
             on_select="rerun",
@@ -66,7 +68,8 @@ else:
             },
         )
         st.caption("Select a row to see its detail below.")
-    chart_col.altair_chart(charts.movers_chart(ranked), width="stretch")
+    top = ranked.head(15)
+    chart_col.vega_lite_chart(top, charts.movers_spec(), width="stretch")
 
     # The table's selection drives the detail; a new selection overrides the detail picker.
     rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
@@ -80,16 +83,22 @@ else:
         heat = data.heatmap(ctx.url, version, kind, heat_names, window_start, end, window.bucket)
         if not heat.empty:
             st.subheader("Negative rate over the window")
-            st.altair_chart(
-                charts.heatmap_chart(heat, bucket=window.bucket, order=list(heat_names)), width="stretch"
+            st.vega_lite_chart(
+                heat.assign(end=heat["time"] + window.bucket),
+                charts.heatmap_spec(list(heat_names)),
+                width="stretch",
             )
 
 # Detail: the time series and the headlines behind one scope.
 options = list(ranked["scope"]) + [n for n in names if n not in set(ranked["scope"])]
 if options:
-    wanted = st.query_params.get("scope")
-    if "movers_detail" not in st.session_state and wanted in options:
-        st.session_state["movers_detail"] = wanted
+    if (
+        link is not None
+        and link[0] == kind
+        and "movers_detail" not in st.session_state
+        and link[1] in options
+    ):
+        st.session_state["movers_detail"] = link[1]
     if st.session_state.get("movers_detail") not in options:
         st.session_state["movers_detail"] = options[0]
     st.divider()
@@ -114,9 +123,13 @@ if options:
     )
     cols[2].metric("Baseline negative rate", ui.fmt_pct(base.negative_rate))
     common.sentiment_panel(frame, markers)
-    st.caption(f"Baseline from {baseline_start:%Y-%m-%d %H:%M}, window from {window_start:%Y-%m-%d %H:%M} UTC.")
+    st.caption(
+        f"Baseline from {baseline_start:%Y-%m-%d %H:%M}, window from {window_start:%Y-%m-%d %H:%M} UTC."
+    )
     st.markdown("**Headlines behind it**: the window's newest first")
-    filters = {"topic": {"topics": (scope,)}, "ticker": {"ticker": scope}, "source": {"sources": (scope,)}}[kind]
+    filters = {"topic": {"topics": (scope,)}, "ticker": {"ticker": scope}, "source": {"sources": (scope,)}}[
+        kind
+    ]
     only_negative = st.toggle("Negative only", value=False, key="movers_detail_negative")
     behind = data.headlines(
         ctx.url,

@@ -117,7 +117,7 @@ def test_flat_stream_fires_nothing_over_a_simulated_day(
 ) -> None:
     # Two days of ordinary news are stored up front; a cycle at time t reads only the complete
     # minutes before t, so stepping t through the second day sees the stream as it arrived.
-    stream = flat_stream(T0 - timedelta(days=1), T0 + timedelta(days=1), seed=11)
+    stream = flat_stream(T0 - timedelta(days=1), T0 + timedelta(days=1), per_minute=6, seed=11)
     seed_history(pg_factory, stream)
     with httpx.Client() as client:
         cycle = build_cycle(_settings(smtp_server, slack_server), pg_factory, http_client=client)

@@ -27,7 +27,9 @@ def fire_alerts(url: str, now: datetime) -> int:
     """Run one real evaluation of the shipped alert rules (no notifiers); returns how many fire."""
     engine = make_engine(url)
     try:
-        cycle = build_cycle(Settings().alerts, make_sessionmaker(engine), notifiers={}, model_version=MAIN_VERSION)
+        cycle = build_cycle(
+            Settings().alerts, make_sessionmaker(engine), notifiers={}, model_version=MAIN_VERSION
+        )
         return cycle.evaluate(now=now).firing
     finally:
         engine.dispose()

@@ -2,7 +2,8 @@
 
 26 hours of flow up to ``now`` (two documents a minute over 6 topics, 8 tickers, 4 sources,
 about 20% negative), then a spike in the last 15 minutes: Energy | Oil news about XOM, 80%
-negative, enough for the shipped alert rules to fire. A second, older model version scored a few documents, for the Model page.
+negative, enough for the shipped alert rules to fire. A second, older model version scored a few
+documents, for the Model page.
 """
 
 from __future__ import annotations
@@ -37,8 +38,18 @@ class Seeded:
         return [m for m in self.messages if m.model_version == MAIN_VERSION]
 
 
-def _message(i: int, *, at: datetime, topic: str, ticker: str, source: str, sentiment: str, title: str,
-             version: str = MAIN_VERSION, score: float = 0.9) -> ScoredMessage:
+def _message(
+    i: int,
+    *,
+    at: datetime,
+    topic: str,
+    ticker: str,
+    source: str,
+    sentiment: str,
+    title: str,
+    version: str = MAIN_VERSION,
+    score: float = 0.9,
+) -> ScoredMessage:
     return ScoredMessage(
         id=f"doc-{version[:6]}-{i:06d}",
         source=source,
@@ -76,23 +87,53 @@ def build(now: datetime, *, hours: int = 26) -> list[ScoredMessage]:
                 ticker = "AAPL" if ticker in (SPIKE_TICKER, "CVX") else ticker
             r = rng.random()
             sentiment = "negative" if r < 0.2 else "neutral" if r < 0.7 else "positive"
-            title = f"{ticker} {'falls' if sentiment == 'negative' else 'steady' if sentiment == 'neutral' else 'gains'} on {topic.lower()} news #{i}"
-            out.append(_message(i, at=at + timedelta(seconds=20 * k), topic=topic, ticker=ticker,
-                                source=SOURCES[(minute + k) % len(SOURCES)], sentiment=sentiment, title=title,
-                                score=round(0.5 + rng.random() / 2, 3)))
+            verb = {"negative": "falls", "neutral": "steady", "positive": "gains"}[sentiment]
+            title = f"{ticker} {verb} on {topic.lower()} news #{i}"
+            out.append(
+                _message(
+                    i,
+                    at=at + timedelta(seconds=20 * k),
+                    topic=topic,
+                    ticker=ticker,
+                    source=SOURCES[(minute + k) % len(SOURCES)],
+                    sentiment=sentiment,
+                    title=title,
+                    score=round(0.5 + rng.random() / 2, 3),
+                )
+            )
             i += 1
     for minute in range(15, 0, -1):  # the spike: 6 a minute in the last 15 minutes, 80% negative
         at = now - timedelta(minutes=minute)
         for k in range(6):
             sentiment = "negative" if (minute + k) % 5 else "neutral"
             title = SPIKE_TITLE if sentiment == "negative" else f"XOM holds output guidance #{i}"
-            out.append(_message(i, at=at + timedelta(seconds=5 + 9 * k), topic=SPIKE_TOPIC, ticker=SPIKE_TICKER,
-                                source="reuters-wire", sentiment=sentiment, title=f"{title} ({i})", score=0.97))
+            out.append(
+                _message(
+                    i,
+                    at=at + timedelta(seconds=5 + 9 * k),
+                    topic=SPIKE_TOPIC,
+                    ticker=SPIKE_TICKER,
+                    source="reuters-wire",
+                    sentiment=sentiment,
+                    title=f"{title} ({i})",
+                    score=0.97,
+                )
+            )
             i += 1
     for j in range(40):  # an older model version, a day back
-        out.append(_message(j, at=now - timedelta(hours=25, minutes=j), topic="Macro", ticker="KO",
-                            source="ft", sentiment="positive", title=f"KO old-model headline {j}",
-                            version=OLD_VERSION, score=0.6))
+        out.append(
+            _message(
+                j,
+                at=now - timedelta(hours=25, minutes=j),
+                topic="Macro",
+                ticker="KO",
+                source="ft",
+                sentiment="positive",
+                title=f"KO old-model headline {j}",
+                version=OLD_VERSION,
+                score=0.6,
+            )
+        )
     return out
 
 

@@ -15,7 +15,9 @@ def test_loopback_addresses(host: str) -> None:
     assert is_loopback(host)
 
 
-@pytest.mark.parametrize("host", [None, "", "0.0.0.0", "::", "10.0.0.5", "192.168.1.2", "dashboard.example.com"])
+@pytest.mark.parametrize(
+    "host", [None, "", "0.0.0.0", "::", "10.0.0.5", "192.168.1.2", "dashboard.example.com"]
+)
 def test_everything_else_is_public(host: str | None) -> None:
     assert not is_loopback(host)
 

@@ -19,7 +19,7 @@ def _fresh_settings():
 
 def _flags(command: list[str]) -> dict[str, str]:
     args = command[command.index(str(APP_PATH)) + 1 :]
-    return dict(zip(args[::2], args[1::2]))
+    return dict(zip(args[::2], args[1::2], strict=True))
 
 
 def test_streamlit_flags() -> None:
@@ -42,7 +42,9 @@ def test_streamlit_flags() -> None:
         (["--host", "0.0.0.0"], {"FINSENT_DASHBOARD_TOKEN": "changeme"}, "too weak"),
     ],
 )
-def test_refuses_public_address_without_a_good_token(args: list[str], env: dict[str, str], message: str) -> None:
+def test_refuses_public_address_without_a_good_token(
+    args: list[str], env: dict[str, str], message: str
+) -> None:
     result = CliRunner().invoke(app, ["dashboard", *args], env={"FINSENT_DASHBOARD_TOKEN": "", **env})
     assert result.exit_code == 2
     assert message in result.output

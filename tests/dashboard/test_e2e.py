@@ -1,4 +1,4 @@
-"""The real dashboard: ``finsent dashboard`` on a free loopback port, fetched over HTTP and driven in Chromium.
+"""The real dashboard: ``finsent dashboard`` on a free loopback port, fetched over HTTP, driven in Chromium.
 
 The database is the seeded SQLite history ending now, with the shipped alert rules fired on
 its spike. The server runs with a token, so the browser logs in first; screenshots of every
@@ -16,10 +16,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,7 +75,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     }
     finsent = str(Path(sys.executable).parent / "finsent")
     with log.open("wb") as out:
-        process = subprocess.Popen([finsent, "dashboard", "--port", str(port)], env=env, stdout=out, stderr=out)
+        process = subprocess.Popen(
+            [finsent, "dashboard", "--port", str(port)], env=env, stdout=out, stderr=out
+        )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while True:
@@ -106,7 +109,9 @@ def test_dashboard_answers_on_its_port(server: Server) -> None:
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     if not HAVE_BROWSER:
-        pytest.skip(f"Chromium not installed ({CHROMIUM}, {CHROMEDRIVER}): apt-get install chromium chromium-driver")
+        pytest.skip(
+            f"Chromium not installed ({CHROMIUM}, {CHROMEDRIVER}): apt-get install chromium chromium-driver"
+        )
     from selenium import webdriver
 
     options = webdriver.ChromeOptions()
@@ -127,7 +132,9 @@ def _waiter(driver, timeout: float = 60):  # type: ignore[no-untyped-def]
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.25, ignored_exceptions=(StaleElementReferenceException,))
+    return WebDriverWait(
+        driver, timeout, poll_frequency=0.25, ignored_exceptions=(StaleElementReferenceException,)
+    )
 
 
 def _metric(driver, label: str) -> str | None:  # type: ignore[no-untyped-def]
@@ -153,7 +160,9 @@ def _open_page(driver, name: str, heading: str) -> None:  # type: ignore[no-unty
         lambda d: d.find_element(By.CSS_SELECTOR, f"a[data-testid=stSidebarNavLink][href$='/{name}']")
     )
     link.click()
-    _waiter(driver).until(lambda d: any(h.text.strip() == heading for h in d.find_elements(By.TAG_NAME, "h1")))
+    _waiter(driver).until(
+        lambda d: any(h.text.strip() == heading for h in d.find_elements(By.TAG_NAME, "h1"))
+    )
 
 
 def _no_exceptions(driver) -> None:  # type: ignore[no-untyped-def]
@@ -171,7 +180,9 @@ def _grid_rows(driver, index: int = 0) -> list[list[str]]:  # type: ignore[no-un
     if len(frames) <= index:
         return []
     rows = frames[index].find_elements(By.CSS_SELECTOR, "tbody tr")
-    return [[c.get_attribute("textContent").strip() for c in r.find_elements(By.CSS_SELECTOR, "td")] for r in rows]
+    return [
+        [c.get_attribute("textContent").strip() for c in r.find_elements(By.CSS_SELECTOR, "td")] for r in rows
+    ]
 
 
 def _shot(driver, artifacts_dir: Path, name: str) -> Path:  # type: ignore[no-untyped-def]
@@ -189,6 +200,7 @@ def _scored_now(i: int) -> ScoredMessage:
         id=f"live-{i}",
         source="reuters-wire",
         title=f"Live headline {i}",
+        url=f"https://news.example.com/live/{i}",
         published_at=at,
         tickers=["MSFT"],
         model_version=MAIN_VERSION,
@@ -200,7 +212,7 @@ def _scored_now(i: int) -> ScoredMessage:
     )
 
 
-def test_pages_render_with_data_in_chromium(server: Server, browser, artifacts_dir: Path) -> None:  # type: ignore[no-untyped-def]
+def test_pages_render_with_data_in_chromium(server: Server, browser: Any, artifacts_dir: Path) -> None:
     from selenium.webdriver.common.by import By
 
     driver = browser
@@ -222,7 +234,17 @@ def test_pages_render_with_data_in_chromium(server: Server, browser, artifacts_d
 
         # Overview: figures, three charts, the alerts that fired on the spike.
         wait.until(lambda d: _metric(d, "Firing alerts") == "3")
-        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg")) >= 3)
+        wait.until(
+            lambda d: (
+                len(
+                    d.find_elements(
+                        By.CSS_SELECTOR,
+                        "[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg",
+                    )
+                )
+                >= 3
+            )
+        )
         documents = int((_metric(driver, "Documents, last hour") or "0").replace(",", ""))
         assert documents > 100
         assert (_metric(driver, "Negative rate, last hour") or "").endswith("%")

@@ -8,11 +8,13 @@ import sys
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from alerts import operations
+from alerts.render import NoticeAlert, dashboard_link
 from dashboard.ranges import RANGES
 from finsent.db import make_engine, make_sessionmaker
 from finsent.messages import utcnow
@@ -86,17 +88,26 @@ def test_topics_rank_the_spike_and_show_its_detail(make_app: MakeApp, seeded_url
     assert at.selectbox(key="movers_detail").value == SPIKE_TICKER
     at.toggle(key="movers_detail_negative").set_value(True).run()
     behind = at.dataframe[-1].value
-    assert len(behind) > 0 and (behind["sentiment"] == "negative").all()
+    assert len(behind) > 0 and behind["sentiment"].str.endswith("negative").all()
     assert behind["title"].str.contains(SPIKE_TITLE, regex=False).all()
 
 
-def test_topics_deep_link_opens_a_scope(make_app: MakeApp, seeded_url: str, app_env) -> None:
+def test_alert_links_open_the_scope_detail(seeded_url: str, app_env) -> None:
+    # The link alert notifications carry: the dashboard's root with the alert's scope.
+    alert = NoticeAlert(
+        id=7, rule="ticker-negative-spike", scope_kind="ticker", scope="KO", severity="warning",
+        direction="negative", state="firing", started_at=T0, resolved_at=None, value={}, peak={},
+    )  # fmt: skip
+    link = urlsplit(dashboard_link("http://127.0.0.1:8501", alert))
+    assert link.path == "/"
     app_env(seeded_url)
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py"), default_timeout=60)
-    at.query_params.update({"asof": T0.isoformat(), "kind": "ticker", "scope": "KO"})
+    at = AppTest.from_file(
+        str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py"), default_timeout=60
+    )
+    at.query_params.update({"asof": T0.isoformat(), **dict(parse_qsl(link.query))})
     at.run()
-    at.switch_page("views/topics.py").run()
     _no_errors(at)
+    assert at.title[0].value == "Topics and tickers"
     assert at.radio(key="movers_kind").value == "ticker"
     assert at.selectbox(key="movers_detail").value == "KO"
     assert (at.dataframe[-1].value["tickers"].str.contains("KO")).all()
@@ -127,7 +138,23 @@ def test_model_page_lists_versions_and_the_card(make_app: MakeApp, seeded_url: s
     block = {
         "version": "finsent-minilm",
         "tasks": {"sentiment": ["negative", "neutral", "positive"]},
-        "evaluation": {"sentiment": {"n": 2388, "accuracy": 0.871, "macro_f1": 0.842, "weighted_f1": 0.869}},
+        # The shape model/train.py writes: {task: model.metrics.Report.to_dict()}.
+        "evaluation": {
+            "sentiment": {
+                "task": "sentiment",
+                "n": 2349,
+                "accuracy": 0.871,
+                "macro_f1": 0.842,
+                "weighted_f1": 0.869,
+                "per_class": [
+                    {"label": "negative", "precision": 0.8, "recall": 0.78, "f1": 0.79, "support": 340},
+                    {"label": "neutral", "precision": 0.9, "recall": 0.92, "f1": 0.91, "support": 1540},
+                    {"label": "positive", "precision": 0.83, "recall": 0.81, "f1": 0.82, "support": 469},
+                ],
+                "confusion": [[265, 60, 15], [50, 1417, 73], [12, 77, 380]],
+                "labels": ["negative", "neutral", "positive"],
+            }
+        },
     }
     (card / "config.json").write_text(json.dumps({"model_type": "bert", "finsent": block}))
     (card / "README.md").write_text("# finsent-minilm\n\nTrained on the Twitter financial news corpora.\n")
@@ -140,7 +167,9 @@ def test_model_page_lists_versions_and_the_card(make_app: MakeApp, seeded_url: s
     ]
     assert versions["showing"].tolist() == [True, False]
     evaluation = at.dataframe[1].value
-    assert evaluation["accuracy"].iloc[0] == pytest.approx(0.871)
+    assert evaluation["accuracy"].iloc[0] == pytest.approx(0.871) and evaluation["examples"].iloc[0] == 2349
+    per_class = at.dataframe[2].value
+    assert list(per_class["label"]) == ["negative", "neutral", "positive"]
     assert any(MAIN_VERSION in m.value for m in at.markdown)  # the card is tied to the versions it scored
     assert any("Twitter financial news" in m.value for m in at.markdown)
 
@@ -151,7 +180,9 @@ def test_model_page_without_a_card_says_so(make_app: MakeApp, seeded_url: str, t
     assert any("No model card" in w.value for w in at.warning)
 
 
-def test_alerts_page_acks_and_silences_through_the_alerts_package(make_app: MakeApp, sqlite_copy: str) -> None:
+def test_alerts_page_acks_and_silences_through_the_alerts_package(
+    make_app: MakeApp, sqlite_copy: str
+) -> None:
     at = make_app(sqlite_copy, page="views/alerts.py")
     _no_errors(at)
     assert _metrics(at) == {"Firing": "3", "Unacknowledged": "3", "Silenced": "0", "Active silences": "0"}
@@ -204,7 +235,13 @@ def test_alerts_page_acks_and_silences_through_the_alerts_package(make_app: Make
 
 
 def test_pages_before_anything_is_scored(make_app: MakeApp, sqlite_url: str) -> None:
-    for page in ("views/overview.py", "views/topics.py", "views/headlines.py", "views/model.py", "views/alerts.py"):
+    for page in (
+        "views/overview.py",
+        "views/topics.py",
+        "views/headlines.py",
+        "views/model.py",
+        "views/alerts.py",
+    ):
         at = make_app(sqlite_url, page=page)
         _no_errors(at)
         if page != "views/alerts.py":

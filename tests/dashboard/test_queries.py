@@ -68,7 +68,11 @@ def test_series_matches_the_documents_bucket_by_bucket(conn: Connection, seeded:
     assert frame["time"].iloc[0].to_pydatetime() == start
     for row in frame.itertuples():
         want = expected.get(row.time.to_pydatetime(), Counter())
-        assert (row.negative, row.neutral, row.positive) == (want["negative"], want["neutral"], want["positive"])
+        assert (row.negative, row.neutral, row.positive) == (
+            want["negative"],
+            want["neutral"],
+            want["positive"],
+        )
     total = frame["volume"].sum()
     assert total == len(_in(seeded.main(), start, end)) > 0
     busy = frame[frame["volume"] > 0]
@@ -82,7 +86,9 @@ def test_series_of_one_scope_and_counts_agree(conn: Connection, seeded: Seeded) 
         conn, model_version=MAIN_VERSION, kind="ticker", scope=SPIKE_TICKER, start=start, end=end,
         bucket=RANGES[2].bucket,
     )  # fmt: skip
-    got = queries.counts(conn, model_version=MAIN_VERSION, kind="ticker", scope=SPIKE_TICKER, start=start, end=end)
+    got = queries.counts(
+        conn, model_version=MAIN_VERSION, kind="ticker", scope=SPIKE_TICKER, start=start, end=end
+    )
     want = _counts([m for m in _in(seeded.main(), start, end) if SPIKE_TICKER in m.tickers])
     assert got == want
     assert (frame["negative"].sum(), frame["volume"].sum()) == (want.negative, want.volume)
@@ -91,7 +97,9 @@ def test_series_of_one_scope_and_counts_agree(conn: Connection, seeded: Seeded) 
 
 def test_counts_of_an_empty_span_have_no_rates(conn: Connection) -> None:
     t = datetime(2001, 1, 1, tzinfo=timezone.utc)
-    empty = queries.counts(conn, model_version=MAIN_VERSION, kind="all", scope="*", start=t, end=t + timedelta(hours=1))
+    empty = queries.counts(
+        conn, model_version=MAIN_VERSION, kind="all", scope="*", start=t, end=t + timedelta(hours=1)
+    )
     assert empty == queries.Counts() and empty.negative_rate is None and empty.net_sentiment is None
 
 
@@ -167,7 +175,11 @@ def test_headline_filters(conn: Connection, seeded: Seeded) -> None:
     start, end = RANGES[2].bounds(seeded.now)
 
     def find(**filters) -> list[str]:  # type: ignore[no-untyped-def]
-        return list(queries.headlines(conn, model_version=MAIN_VERSION, start=start, end=end, limit=1000, **filters)["id"])
+        return list(
+            queries.headlines(conn, model_version=MAIN_VERSION, start=start, end=end, limit=1000, **filters)[
+                "id"
+            ]
+        )
 
     spike = [m for m in _in(seeded.main(), start, end) if SPIKE_TITLE in m.title]
     assert sorted(find(search="REFINERY outage")) == sorted(m.id for m in spike)

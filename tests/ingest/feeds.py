@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from xml.sax.saxutils import escape
 
-BASE_TIME = datetime(2025, 3, 3, 14, 0, tzinfo=timezone.utc)
+BASE_TIME = datetime(2025, 3, 3, 14, 0, tzinfo=UTC)
 
 
 def rss(items: list[tuple[str, str, str]], *, start: datetime = BASE_TIME) -> bytes:

@@ -104,7 +104,7 @@ def test_per_host_rate_limit_spaces_requests(server: LoopbackServer) -> None:
         fetcher.close()
     times = sorted(r.at for r in server.hits("/a"))
     assert len(times) == 4
-    assert min(b - a for a, b in zip(times, times[1:])) >= 0.2
+    assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= 0.2
 
 
 def test_stop_cuts_backoff_short(server: LoopbackServer) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -23,7 +23,7 @@ from ingest.sources.rss import parse_feed
 from ingest.tickers import TickerMatcher, cashtags
 from tests.ingest import feeds
 
-NOW = datetime(2025, 3, 4, tzinfo=timezone.utc)
+NOW = datetime(2025, 3, 4, tzinfo=UTC)
 
 
 def test_rss_items_become_messages_with_feed_times() -> None:
@@ -64,7 +64,7 @@ def test_json_api_mapping_with_nested_paths_and_projection() -> None:
     assert len(parsed.items) == 1 and len(parsed.rejected) == 1
     item = parsed.items[0]
     assert (item.title, item.body, item.url, item.tickers) == ("Apple beats", "Record quarter", "https://api.example/a/1", ["AAPL"])
-    assert item.published_at == datetime.fromtimestamp(1_700_000_000, timezone.utc)
+    assert item.published_at == datetime.fromtimestamp(1_700_000_000, UTC)
 
 
 def test_json_api_broken_or_wrong_shape() -> None:
@@ -96,7 +96,7 @@ def test_stocktwits_stream() -> None:
 
 
 def test_time_parsing() -> None:
-    expected = datetime(2025, 1, 6, 14, 30, tzinfo=timezone.utc)
+    expected = datetime(2025, 1, 6, 14, 30, tzinfo=UTC)
     for value in ("2025-01-06T14:30:00Z", "Mon, 06 Jan 2025 14:30:00 GMT", expected.timestamp(), expected.timestamp() * 1000, "2025-01-06T15:30:00+01:00"):
         assert parse_time(value) == expected, value
     assert parse_time("yesterday") is None and parse_time(None) is None

