@@ -12,6 +12,7 @@ hour cache) and ``cycles`` times warm, one simulated minute apart, exactly as
 
 from __future__ import annotations
 
+import gc
 import statistics
 import time
 import uuid
@@ -179,6 +180,7 @@ def _time_cycles(url: str, spec: BenchSpec) -> dict[str, Any]:
     cycle = build_cycle(AlertSettings(), factory, config=config, notifiers={}, reader=reader)
     # Cold before the burst starts; the warm cycles are the last ``cycles`` minutes, one apart.
     cold = cycle.evaluate(END - timedelta(minutes=max(spec.cycles, BURST_MINUTES + 10)))
+    gc.freeze()  # as `finsent alerts run` does after its first cycle
     warm = [cycle.evaluate(END - timedelta(minutes=spec.cycles - i - 1)) for i in range(spec.cycles)]
     ms = sorted(r.elapsed_ms for r in warm)
     with factory() as session:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
     "Counts",
@@ -38,8 +39,7 @@ _RATE_CLAMP = (0.01, 0.99)  # keeps the binomial variance away from zero
 _WILSON_Z = 1.645  # one-sided 95%
 
 
-@dataclass(frozen=True)
-class Counts:
+class Counts(NamedTuple):
     """Documents of one scope in one period, by sentiment."""
 
     negative: int = 0
@@ -54,7 +54,10 @@ class Counts:
         """The count of one sentiment."""
         return int(getattr(self, sentiment))
 
-    def __add__(self, other: Counts) -> Counts:
+    def __add__(self, other: object) -> Counts:  # type: ignore[override]
+        """Element-wise sum (not tuple concatenation)."""
+        if not isinstance(other, Counts):
+            return NotImplemented
         return Counts(self.negative + other.negative, self.neutral + other.neutral, self.positive + other.positive)
 
 

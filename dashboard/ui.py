@@ -100,7 +100,7 @@ def _pinned() -> datetime | None:
         return None
     try:
         moment = pd.Timestamp(raw)
-    except ValueError:
+    except (ValueError, TypeError, OverflowError):
         st.sidebar.warning(f"Ignoring asof={raw!r}: not an ISO time.")
         return None
     moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")

@@ -21,8 +21,8 @@ from finsent.messages import ScoredMessage, utcnow
 from finsent.tables import Document, Rollup, Score
 
 __all__ = [
-    "SENTIMENTS",
     "RollupKey",
+    "SENTIMENTS",
     "WriteResult",
     "existing_score_ids",
     "rebuild_rollups",

@@ -26,7 +26,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
-    "SCOPE_KINDS",
     "Alert",
     "AlertEvent",
     "Base",
@@ -35,6 +34,7 @@ __all__ = [
     "NotificationGroup",
     "OutboxMessage",
     "Rollup",
+    "SCOPE_KINDS",
     "Score",
     "Silence",
     "UTCDateTime",

@@ -199,14 +199,20 @@ def run_command(
         state.close()
         raise _no_broker(bootstrap) from None
     stop = threading.Event()
-    ingestor = Ingestor(
-        config,
-        state=state,
-        publisher=publisher,
-        user_agent=settings.ingest.user_agent,
-        simulator_rate=settings.ingest.simulator_rate,
-        stop=stop,
-    )
+    try:
+        ingestor = Ingestor(
+            config,
+            state=state,
+            publisher=publisher,
+            user_agent=settings.ingest.user_agent,
+            simulator_rate=settings.ingest.simulator_rate,
+            stop=stop,
+        )
+    except (ConfigError, ValueError, OSError) as exc:  # e.g. a simulator source's scenario file
+        publisher.close()
+        state.close()
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     logging.getLogger(__name__).info("ingest starting", extra={"sources": list(ingestor.pollers), "pruned": pruned})
     try:
         if once:

@@ -25,7 +25,7 @@ version = ctx.model_version
 
 top = st.columns([3, 2, 1])
 search = top[0].text_input(
-    "Search headlines", key="headlines_search", placeholder="e.g. guidance, oil, downgrade"
+    "Search headlines", key="headlines_search", max_chars=200, placeholder="e.g. guidance, oil, downgrade"
 )
 span = range_by_label(
     top[1].selectbox("Time range", [r.label for r in _RANGES], index=2, key="headlines_range")
@@ -40,7 +40,7 @@ topics = row[1].multiselect(
 sources = row[2].multiselect(
     "Source", data.scopes(ctx.url, version, "source"), key="headlines_source", placeholder="any"
 )
-ticker = row[3].text_input("Ticker", key="headlines_ticker", placeholder="XOM")
+ticker = row[3].text_input("Ticker", key="headlines_ticker", max_chars=12, placeholder="XOM")
 min_score = row[4].slider("Min. score", 0.0, 1.0, 0.0, 0.05, key="headlines_min_score")
 
 start, end = span.bounds(ctx.now(), min_slot=timedelta(seconds=ctx.refresh_s))

@@ -56,7 +56,10 @@ def test_sentiment_specs_validate_and_mark_alerts(validator) -> None:  # type: i
 def test_other_specs_validate(validator) -> None:  # type: ignore[no-untyped-def]
     for spec in (charts.movers_spec(), charts.heatmap_spec(["A", "B"]), charts.versions_spec()):
         _check(validator, spec)
-    assert charts.heatmap_spec(["Energy | Oil", "Macro"])["encoding"]["y"]["sort"] == ["Energy | Oil", "Macro"]
+    assert charts.heatmap_spec(["Energy | Oil", "Macro"])["encoding"]["y"]["sort"] == [
+        "Energy | Oil",
+        "Macro",
+    ]
 
 
 def test_a_broken_spec_is_caught(validator) -> None:  # type: ignore[no-untyped-def]

@@ -29,6 +29,8 @@ def _argv(tiny_base: Path, data_dir: Path, out: Path, *extra: str) -> list[str]:
         "--warmup_ratio", "0.1",
         "--label_smoothing", "0.0",
         "--threads", "1",
+        # A random tiny base has no embeddings worth keeping; frozen, they leave it nothing to learn from.
+        "--no_freeze_embeddings",
         "--disable_tqdm",
         "--seed", "7",
         *extra,
@@ -154,3 +156,21 @@ def test_train_help_lists_the_dataclass_arguments() -> None:
     ):
         assert flag in result.output
     assert "Class weights" in result.output
+
+
+def test_freeze_embeddings_freezes_only_the_word_embeddings(tiny_base: Path, data_dir: Path) -> None:
+    from model.train import build_model, load_tasks
+
+    margs, dargs, _ = parse_args(
+        [
+            "--base_model",
+            str(tiny_base),
+            "--topic_train",
+            str(data_dir / "topic_train.csv"),
+            "--output_dir",
+            "x",
+        ]
+    )
+    model, _ = build_model(margs, load_tasks(dargs))
+    frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
+    assert frozen == ["encoder.embeddings.word_embeddings.weight"]
