@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.errors import DeliveryError, PermanentDeliveryError
@@ -52,6 +52,7 @@ class DeliveryReport:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    deferred: int = 0  # not tried: their integration failed earlier in the same pass
 
 
 def enqueue(
@@ -82,7 +83,7 @@ def enqueue(
 
 def pending_count(session: Session) -> int:
     """Notifications recorded but not yet sent (a gauge worth watching)."""
-    return len(session.scalars(select(OutboxMessage.id).where(OutboxMessage.status == "pending")).all())
+    return session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "pending")) or 0
 
 
 def deliver_due(
@@ -102,6 +103,7 @@ def deliver_due(
             .order_by(OutboxMessage.id)
             .limit(limit)
         ).all()
+    down: set[str] = set()
     for message_id in due:
         with session_scope(factory) as session:
             row = session.scalars(
@@ -111,13 +113,20 @@ def deliver_due(
             ).one_or_none()
             if row is None:
                 continue  # sent by another dispatcher meanwhile
-            _attempt(row, notifiers, now=now, policy=policy, report=report)
+            if row.integration in down:
+                # Its server just failed: one attempt per pass is enough, and a server that
+                # times out must not hold the (single) scheduler thread for every message.
+                report.deferred += 1
+                continue
+            if not _attempt(row, notifiers, now=now, policy=policy, report=report):
+                down.add(row.integration)
     return report
 
 
 def _attempt(
     row: OutboxMessage, notifiers: Mapping[str, Notifier], *, now: datetime, policy: RetryPolicy, report: DeliveryReport
-) -> None:
+) -> bool:
+    """Try to send one row and record the outcome; False when the failure was transient."""
     notifier = notifiers.get(row.integration)
     row.attempts += 1
     try:
@@ -128,13 +137,14 @@ def _attempt(
         row.status, row.last_error = "failed", str(exc)
         report.failed += 1
         log.error("notification failed for good", extra={"outbox_id": row.id, "receiver": row.receiver, "error": str(exc)})
+        return True
     except DeliveryError as exc:
         row.last_error = str(exc)
         if now - row.created_at >= policy.give_up_after:
             row.status = "failed"
             report.failed += 1
             log.error("notification given up", extra={"outbox_id": row.id, "attempts": row.attempts, "error": str(exc)})
-            return
+            return False
         delay = policy.delay(row.attempts)
         if exc.retry_after_s is not None:
             delay = max(delay, timedelta(seconds=exc.retry_after_s))
@@ -144,7 +154,9 @@ def _attempt(
             "notification will be retried",
             extra={"outbox_id": row.id, "attempts": row.attempts, "retry_in_s": delay.total_seconds(), "error": str(exc)},
         )
+        return False
     else:
         row.status, row.sent_at, row.last_error = "sent", now, None
         report.sent += 1
         log.info("notification sent", extra={"outbox_id": row.id, "receiver": row.receiver, "integration": row.integration})
+        return True

@@ -92,13 +92,14 @@ def upsert_rollups(conn: Connection, deltas: dict[RollupKey, Counter[str]], *, s
         }
         for key, counts in sorted(deltas.items())
     ]
-    for chunk in _chunks(rows):
-        stmt = _insert(conn, table).values(list(chunk))
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["model_version", "scope_kind", "scope", "minute"],
-            set_={s: table.c[s] + stmt.excluded[s] for s in SENTIMENTS},
-        )
-        conn.execute(stmt)
+    # One statement, many parameter sets: compiled once and cached, sent in pages by
+    # SQLAlchemy's insertmanyvalues; a multi-VALUES literal per batch would be compiled every time.
+    stmt = _insert(conn, table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["model_version", "scope_kind", "scope", "minute"],
+        set_={s: table.c[s] + stmt.excluded[s] for s in SENTIMENTS},
+    )
+    conn.execute(stmt, rows)
 
 
 def write_scored(session: Session, items: Sequence[ScoredMessage]) -> WriteResult:
@@ -113,7 +114,6 @@ def write_scored(session: Session, items: Sequence[ScoredMessage]) -> WriteResul
     batch = list(unique.values())
 
     documents: dict[str, ScoredMessage] = {i.id: i for i in batch}
-    new_docs = 0
     doc_rows = [
         {
             "id": d.id,
@@ -130,9 +130,8 @@ def write_scored(session: Session, items: Sequence[ScoredMessage]) -> WriteResul
         }
         for d in sorted(documents.values(), key=lambda d: d.id)
     ]
-    for chunk in _chunks(doc_rows):
-        stmt = _insert(conn, Document.__table__).values(list(chunk)).on_conflict_do_nothing(index_elements=["id"])
-        new_docs += len(conn.execute(stmt.returning(Document.__table__.c.id)).all())
+    doc_stmt = _insert(conn, Document.__table__).on_conflict_do_nothing(index_elements=["id"])
+    new_docs = len(conn.execute(doc_stmt.returning(Document.__table__.c.id), doc_rows).all())
 
     inserted: set[tuple[str, str]] = set()
     score_rows = [
@@ -150,14 +149,12 @@ def write_scored(session: Session, items: Sequence[ScoredMessage]) -> WriteResul
         for s in sorted(batch, key=lambda s: (s.id, s.model_version))
     ]
     score_table = Score.__table__
-    for chunk in _chunks(score_rows):
-        stmt = (
-            _insert(conn, score_table)
-            .values(list(chunk))
-            .on_conflict_do_nothing(index_elements=["document_id", "model_version"])
-            .returning(score_table.c.document_id, score_table.c.model_version)
-        )
-        inserted.update((r.document_id, r.model_version) for r in conn.execute(stmt))
+    score_stmt = (
+        _insert(conn, score_table)
+        .on_conflict_do_nothing(index_elements=["document_id", "model_version"])
+        .returning(score_table.c.document_id, score_table.c.model_version)
+    )
+    inserted.update((r.document_id, r.model_version) for r in conn.execute(score_stmt, score_rows))
 
     upsert_rollups(conn, rollup_deltas(unique[k] for k in inserted))
     return WriteResult(documents=new_docs, scores=len(inserted))

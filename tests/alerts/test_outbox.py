@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
-from alerts.outbox import RetryPolicy, deliver_due, enqueue
+from alerts.outbox import RetryPolicy, deliver_due, enqueue, pending_count
 from finsent.db import session_scope
 from finsent.tables import OutboxMessage
 from tests.alerts.factories import T0
@@ -95,3 +95,22 @@ def test_a_notification_still_unsent_after_give_up_after_fails(sqlite_factory: s
     assert row.status == "failed" and row.attempts == 5 + 27 + 1
     with sqlite_factory() as s:
         assert s.scalars(select(OutboxMessage.status)).all() == ["failed"]
+
+
+def test_one_attempt_per_pass_while_a_server_is_down(sqlite_factory: sessionmaker[Session]) -> None:
+    ids = [_enqueue(sqlite_factory, f"k{i}") for i in range(5)]
+    slack_id = _enqueue(sqlite_factory, "s", integration="slack")
+    email, slack = Scripted(*[TransientDeliveryError("timed out")] * 3), Scripted()
+    report = deliver_due(sqlite_factory, {"email": email, "slack": slack}, now=T0, policy=POLICY)
+    assert (report.retried, report.deferred, report.sent) == (1, 4, 1)  # Slack is not held up by email
+    assert [_row(sqlite_factory, i).attempts for i in ids] == [1, 0, 0, 0, 0]
+    assert _row(sqlite_factory, slack_id).status == "sent"
+    email.failures.clear()  # the server is back
+    report = deliver_due(sqlite_factory, {"email": email}, now=T0 + timedelta(seconds=10), policy=POLICY)
+    assert report.sent == 5 and sorted(email.sent) == [f"k{i}" for i in range(5)]
+    assert pending_count_is_zero(sqlite_factory)
+
+
+def pending_count_is_zero(factory: sessionmaker[Session]) -> bool:
+    with factory() as s:
+        return pending_count(s) == 0
