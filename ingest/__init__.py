@@ -1,1 +1,1 @@
-"""finsent ingest."""
+"""Ingest: the sources that feed the raw topic (feeds, APIs, comments, files, simulator), and backfill."""

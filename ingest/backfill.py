@@ -157,7 +157,9 @@ def database_fingerprint(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
-def score_batch(classifier: Predictor, messages: Sequence[NewsMessage], *, scored_at: datetime) -> list[ScoredMessage]:
+def score_batch(
+    classifier: Predictor, messages: Sequence[NewsMessage], *, scored_at: datetime
+) -> list[ScoredMessage]:
     """Run the classifier over the messages; the results as ScoredMessages."""
     predictions = classifier.predict([m.text for m in messages])
     out = []
@@ -194,7 +196,13 @@ class _Chunk:
 class _Writer:
     """Writes scored chunks in order on a thread and checkpoints after each commit."""
 
-    def __init__(self, factory: sessionmaker[Session], checkpoint: Checkpoint, report: BackfillReport, on_done: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        checkpoint: Checkpoint,
+        report: BackfillReport,
+        on_done: Callable[[int], None],
+    ) -> None:
         self.factory = factory
         self.checkpoint = checkpoint
         self.report = report
@@ -320,7 +328,9 @@ def _run(
         since = datetime.fromisoformat(report.first_published)
         until = datetime.fromisoformat(report.last_published) + timedelta(minutes=1)
         with session_scope(factory) as session:
-            report.rollup_rows = rebuild_rollups(session, model_version=classifier.version, since=since, until=until)
+            report.rollup_rows = rebuild_rollups(
+                session, model_version=classifier.version, since=since, until=until
+            )
     report.complete = True
     checkpoint.done = True
     checkpoint.totals = _totals(report)
@@ -356,7 +366,9 @@ def backfill_files(
         "fields": dict(options.fields),
         "default_source": options.default_source,
     }
-    checkpoint = Checkpoint.open(options.checkpoint or default_checkpoint_path(data_dir, job), job, restart=options.restart)
+    checkpoint = Checkpoint.open(
+        options.checkpoint or default_checkpoint_path(data_dir, job), job, restart=options.restart
+    )
     report = _resume_report(checkpoint, classifier.version)
     if checkpoint.done:
         log.info("backfill already complete", extra={"checkpoint": str(checkpoint.path)})
@@ -367,7 +379,12 @@ def backfill_files(
     total = sum(count_rows(f) for f in files) if options.count_first else None
     log.info(
         "backfill",
-        extra={"files": len(files), "rows": total, "resume_at": checkpoint.position or None, "checkpoint": str(checkpoint.path)},
+        extra={
+            "files": len(files),
+            "rows": total,
+            "resume_at": checkpoint.position or None,
+            "checkpoint": str(checkpoint.path),
+        },
     )
 
     def chunks() -> Iterator[_Chunk]:
@@ -384,10 +401,14 @@ def backfill_files(
                     examples.append(f"{files[fi].name}:{row.index + 1}: {row.error}")
                 else:
                     try:
-                        messages.append(to_message(row.data, default_source=options.default_source, fields=options.fields))
+                        messages.append(
+                            to_message(row.data, default_source=options.default_source, fields=options.fields)
+                        )
                     except ValueError as exc:
                         invalid += 1
-                        examples.append(f"{files[fi].name}:{row.index + 1}: {' '.join(str(exc).splitlines()[:3])}")
+                        examples.append(
+                            f"{files[fi].name}:{row.index + 1}: {' '.join(str(exc).splitlines()[:3])}"
+                        )
                 if rows >= options.batch_size:
                     yield _Chunk(messages, position, rows, invalid, examples[:5])
                     messages, rows, invalid, examples = [], 0, 0, []
@@ -433,22 +454,35 @@ def rescore_documents(
         "until": options.until.isoformat() if options.until else None,
         "source": options.source,
     }
-    checkpoint = Checkpoint.open(options.checkpoint or default_checkpoint_path(data_dir, job), job, restart=options.restart)
+    checkpoint = Checkpoint.open(
+        options.checkpoint or default_checkpoint_path(data_dir, job), job, restart=options.restart
+    )
     report = _resume_report(checkpoint, classifier.version)
     if checkpoint.done:
         report.complete = True
         return report
     with factory() as session:
-        total = session.execute(select(func.count()).select_from(docs).where(*filters)).scalar_one() if options.count_first else None
+        total = (
+            session.execute(select(func.count()).select_from(docs).where(*filters)).scalar_one()
+            if options.count_first
+            else None
+        )
 
     def chunks() -> Iterator[_Chunk]:
         # Keyset pagination on (published_at, id): stable under concurrent inserts, and resumable.
         last = checkpoint.position.get("after")
         while True:
-            query = select(docs).where(*filters).order_by(docs.c.published_at, docs.c.id).limit(options.batch_size)
+            query = (
+                select(docs)
+                .where(*filters)
+                .order_by(docs.c.published_at, docs.c.id)
+                .limit(options.batch_size)
+            )
             if last is not None:
                 at, ident = datetime.fromisoformat(last[0]), last[1]
-                query = query.where(or_(docs.c.published_at > at, and_(docs.c.published_at == at, docs.c.id > ident)))
+                query = query.where(
+                    or_(docs.c.published_at > at, and_(docs.c.published_at == at, docs.c.id > ident))
+                )
             with factory() as session:
                 rows = session.execute(query).all()
             if not rows:
@@ -464,4 +498,8 @@ def rescore_documents(
 
 def report_dict(report: BackfillReport) -> dict[str, Any]:
     """The report as a plain dict, rates included (for logs and --json output)."""
-    return {**asdict(report), "rate": round(report.rate, 1), "inference_rate": round(report.inference_rate, 1)}
+    return {
+        **asdict(report),
+        "rate": round(report.rate, 1),
+        "inference_rate": round(report.inference_rate, 1),
+    }

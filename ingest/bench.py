@@ -53,7 +53,12 @@ def bench_backfill(
             factory=make_sessionmaker(db),
             database_url=database_url,
             data_dir=workdir,
-            options=BackfillOptions(batch_size=batch_size, checkpoint=workdir / "bench-checkpoint.json", restart=True, progress=False),
+            options=BackfillOptions(
+                batch_size=batch_size,
+                checkpoint=workdir / "bench-checkpoint.json",
+                restart=True,
+                progress=False,
+            ),
         )
     finally:
         db.dispose()

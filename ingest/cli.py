@@ -48,8 +48,12 @@ def _no_broker(bootstrap: str) -> typer.Exit:
 
 @ingest_app.command("replay")
 def replay_command(
-    path: Annotated[Path, typer.Argument(help="A JSONL, CSV or Parquet file, or a folder of them.", exists=True)],
-    raw: Annotated[bool, typer.Option("--raw", help="Send rows unvalidated (the worker dead-letters bad ones).")] = False,
+    path: Annotated[
+        Path, typer.Argument(help="A JSONL, CSV or Parquet file, or a folder of them.", exists=True)
+    ],
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Send rows unvalidated (the worker dead-letters bad ones).")
+    ] = False,
     topic: Annotated[str | None, typer.Option(help="Topic to send to (default: the raw topic).")] = None,
     source: Annotated[str | None, typer.Option(help="Source name for rows that have none.")] = None,
     field: Annotated[list[str] | None, typer.Option("--field", help=_FIELD_HELP)] = None,
@@ -105,16 +109,29 @@ def _burst(spec: str):  # type: ignore[no-untyped-def]
 
 @ingest_app.command("simulate")
 def simulate_command(
-    rate: Annotated[float | None, typer.Option(help="Messages per second (default: FINSENT_INGEST_SIMULATOR_RATE).", min=0.001)] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option(help="Messages per second (default: FINSENT_INGEST_SIMULATOR_RATE).", min=0.001),
+    ] = None,
     count: Annotated[int | None, typer.Option(help="Stop after this many messages.", min=1)] = None,
-    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds of scenario time.", min=0)] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed: the same seed and start give the same messages.")] = None,
-    scenario: Annotated[str, typer.Option(help="'calm', 'demo' (recurring bad-news bursts) or a TOML/YAML file.")] = "demo",
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds of scenario time.", min=0)
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed: the same seed and start give the same messages.")
+    ] = None,
+    scenario: Annotated[
+        str, typer.Option(help="'calm', 'demo' (recurring bad-news bursts) or a TOML/YAML file.")
+    ] = "demo",
     burst: Annotated[
         list[str] | None,
-        typer.Option(help="Add a burst: 'ticker=TSLA,at=60,duration=30,rate=4[,sentiment=negative,share=0.9,repeat=600]' or topic=...; repeatable."),
+        typer.Option(
+            help="Add a burst: 'ticker=TSLA,at=60,duration=30,rate=4[,sentiment=negative,share=0.9,repeat=600]' or topic=...; repeatable."
+        ),
     ] = None,
-    speed: Annotated[float, typer.Option(help="Scenario clock speed-up; 0 sends as fast as possible.", min=0)] = 1.0,
+    speed: Annotated[
+        float, typer.Option(help="Scenario clock speed-up; 0 sends as fast as possible.", min=0)
+    ] = 1.0,
     topic: Annotated[str | None, typer.Option(help="Topic to send to (default: the raw topic).")] = None,
 ) -> None:
     """Send simulated market news (normal flow plus scripted bad-news bursts) to the raw topic."""
@@ -149,11 +166,15 @@ def simulate_command(
 @ingest_app.command("run")
 def run_command(
     sources: Annotated[
-        Path | None, typer.Option(help="Sources file (TOML/YAML); default FINSENT_INGEST_SOURCES_FILE.", exists=True)
+        Path | None,
+        typer.Option(help="Sources file (TOML/YAML); default FINSENT_INGEST_SOURCES_FILE.", exists=True),
     ] = None,
-    once: Annotated[bool, typer.Option("--once", help="Poll every source once, print a summary and exit.")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Poll every source once, print a summary and exit.")
+    ] = False,
     metrics_port: Annotated[
-        int | None, typer.Option(help="Serve Prometheus metrics on this port (default FINSENT_INGEST_METRICS_PORT).")
+        int | None,
+        typer.Option(help="Serve Prometheus metrics on this port (default FINSENT_INGEST_METRICS_PORT)."),
     ] = None,
 ) -> None:
     """Poll the configured feeds, APIs, comment streams, folders and simulators on their schedules."""
@@ -213,7 +234,9 @@ def run_command(
         state.close()
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    logging.getLogger(__name__).info("ingest starting", extra={"sources": list(ingestor.pollers), "pruned": pruned})
+    logging.getLogger(__name__).info(
+        "ingest starting", extra={"sources": list(ingestor.pollers), "pruned": pruned}
+    )
     try:
         if once:
             reports = ingestor.poll_all()
@@ -255,14 +278,24 @@ def backfill_command(
     path: Annotated[
         Path | None, typer.Argument(help="JSONL/CSV/Parquet file or folder to score (omit with --rescore).")
     ] = None,
-    rescore: Annotated[bool, typer.Option("--rescore", help="Re-score documents already in the database.")] = False,
-    model: Annotated[str | None, typer.Option(help="Checkpoint to score with (default FINSENT_MODEL_PATH).")] = None,
+    rescore: Annotated[
+        bool, typer.Option("--rescore", help="Re-score documents already in the database.")
+    ] = False,
+    model: Annotated[
+        str | None, typer.Option(help="Checkpoint to score with (default FINSENT_MODEL_PATH).")
+    ] = None,
     precision: Annotated[
         str | None, typer.Option(help="auto, fp32, int8, bf16 or fp16 (default FINSENT_MODEL_PRECISION).")
     ] = None,
-    batch_size: Annotated[int, typer.Option(help="Rows per chunk: one predict call and one transaction.", min=1)] = 2048,
-    checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint file (default var/backfill/<job>.json).")] = None,
-    restart: Annotated[bool, typer.Option("--restart", help="Ignore an existing checkpoint and start over.")] = False,
+    batch_size: Annotated[
+        int, typer.Option(help="Rows per chunk: one predict call and one transaction.", min=1)
+    ] = 2048,
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="Checkpoint file (default var/backfill/<job>.json).")
+    ] = None,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Ignore an existing checkpoint and start over.")
+    ] = False,
     source: Annotated[
         str | None, typer.Option(help="Files: source name for rows without one. Rescore: only this source.")
     ] = None,
@@ -315,12 +348,21 @@ def backfill_command(
     try:
         if rescore:
             report = rescore_documents(
-                classifier=classifier, factory=factory, database_url=url, data_dir=settings.data_dir, options=options
+                classifier=classifier,
+                factory=factory,
+                database_url=url,
+                data_dir=settings.data_dir,
+                options=options,
             )
         else:
             assert path is not None
             report = backfill_files(
-                path, classifier=classifier, factory=factory, database_url=url, data_dir=settings.data_dir, options=options
+                path,
+                classifier=classifier,
+                factory=factory,
+                database_url=url,
+                data_dir=settings.data_dir,
+                options=options,
             )
     except (BackfillError, FileNotFoundError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -52,11 +52,17 @@ class _SourceBase(_Frozen):
     name: str = Field(pattern=_NAME, description="Unique; also the 'source' of every message it produces.")
     interval_s: float = Field(default=300.0, gt=0, description="Seconds between polls.")
     jitter_s: float | None = Field(
-        default=None, ge=0, description="Random shift of each poll; default a tenth of the interval, at most 30 s."
+        default=None,
+        ge=0,
+        description="Random shift of each poll; default a tenth of the interval, at most 30 s.",
     )
     enabled: bool = True
-    dedup: bool = Field(default=True, description="Skip items already sent (same canonical URL or same text).")
-    tickers: list[str] = Field(default_factory=list, description="Tickers added to every item (e.g. a per-symbol stream).")
+    dedup: bool = Field(
+        default=True, description="Skip items already sent (same canonical URL or same text)."
+    )
+    tickers: list[str] = Field(
+        default_factory=list, description="Tickers added to every item (e.g. a per-symbol stream)."
+    )
     lang: str = "en"
 
     @property
@@ -68,11 +74,19 @@ class HttpSource(_SourceBase):
     """Settings shared by every source fetched over HTTP."""
 
     url: str = Field(pattern=r"^https?://")
-    headers: dict[str, SecretStr] = Field(default_factory=dict, description="Extra headers; '${ENV}' for secrets.")
-    params: dict[str, SecretStr] = Field(default_factory=dict, description="Query parameters; '${ENV}' for secrets.")
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Extra headers; '${ENV}' for secrets."
+    )
+    params: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Query parameters; '${ENV}' for secrets."
+    )
     timeout_s: float = Field(default=15.0, gt=0, description="Connect/read timeout of one request.")
-    retries: int = Field(default=3, ge=0, description="Retries of one poll on network errors, 5xx/429 and broken bodies.")
-    backoff_s: float = Field(default=1.0, gt=0, description="First retry delay; doubles each retry, with jitter.")
+    retries: int = Field(
+        default=3, ge=0, description="Retries of one poll on network errors, 5xx/429 and broken bodies."
+    )
+    backoff_s: float = Field(
+        default=1.0, gt=0, description="First retry delay; doubles each retry, with jitter."
+    )
     backoff_max_s: float = Field(default=60.0, gt=0)
     conditional: bool = Field(default=True, description="Send If-None-Match / If-Modified-Since.")
     respect_robots: bool = Field(default=True, description="Check the host's robots.txt first.")
@@ -89,9 +103,16 @@ class JsonApiSource(HttpSource):
     """A JSON HTTP API: ``items`` is the path of the item list, ``mapping`` says where each field is."""
 
     kind: Literal["json_api"]
-    items: str = Field(default="", description="Dotted path to the list of items ('' = the document is the list).")
+    items: str = Field(
+        default="", description="Dotted path to the list of items ('' = the document is the list)."
+    )
     mapping: dict[str, str] = Field(
-        default_factory=lambda: {"title": "title", "body": "description", "url": "url", "published_at": "published_at"},
+        default_factory=lambda: {
+            "title": "title",
+            "body": "description",
+            "url": "url",
+            "published_at": "published_at",
+        },
         description="Message field -> path in one item (title, body, url, published_at, tickers, lang).",
     )
     url_prefix: str | None = Field(default=None, description="Prepended to relative item URLs.")
@@ -136,7 +157,9 @@ class SimulatorSource(_SourceBase):
 
     kind: Literal["simulator"]
     scenario: str = Field(default="calm", description="'calm', 'demo' or a scenario TOML/YAML file.")
-    rate: float | None = Field(default=None, gt=0, description="Messages per second; default IngestSettings.simulator_rate.")
+    rate: float | None = Field(
+        default=None, gt=0, description="Messages per second; default IngestSettings.simulator_rate."
+    )
     seed: int | None = None
     interval_s: float = Field(default=1.0, gt=0)
     dedup: bool = False  # templated text repeats by design; ids are unique anyway
@@ -152,11 +175,17 @@ class SourcesConfig(_Frozen):
     """The whole sources file."""
 
     user_agent: str | None = Field(default=None, description="Overrides IngestSettings.user_agent.")
-    per_host_interval_s: float = Field(default=1.0, ge=0, description="Least time between two requests to one host.")
-    host_intervals: dict[str, float] = Field(default_factory=dict, description="Per-host overrides of the above.")
+    per_host_interval_s: float = Field(
+        default=1.0, ge=0, description="Least time between two requests to one host."
+    )
+    host_intervals: dict[str, float] = Field(
+        default_factory=dict, description="Per-host overrides of the above."
+    )
     max_workers: int = Field(default=8, ge=1, description="Sources polled at the same time at most.")
     match_symbols: bool = Field(default=True, description="Also match bare watchlist symbols (AAPL) in text.")
-    watchlist: dict[str, list[str]] = Field(default_factory=dict, description="Ticker -> company names and aliases.")
+    watchlist: dict[str, list[str]] = Field(
+        default_factory=dict, description="Ticker -> company names and aliases."
+    )
     sources: list[SourceConfig] = Field(default_factory=list)
 
     @field_validator("watchlist")
@@ -222,7 +251,9 @@ def load_sources(data: Path | Mapping[str, Any], *, env: Mapping[str, str] | Non
             label = source.get("name") or f"#{i + 1}"
             for key in ("headers", "params"):
                 if isinstance(source.get(key), Mapping):
-                    source[key] = {k: _expand(v, env, f"source {label} {key[:-1]} {k!r}") for k, v in source[key].items()}
+                    source[key] = {
+                        k: _expand(v, env, f"source {label} {key[:-1]} {k!r}") for k, v in source[key].items()
+                    }
         sources.append(source)
     raw["sources"] = sources
     try:

@@ -10,7 +10,19 @@ from finsent.messages import NewsMessage, normalise_text
 __all__ = ["canonical_url", "dedup_keys"]
 
 # Query parameters that only track the click, never change the article.
-_TRACKING = {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "cmpid", "ref", "ref_src", "src", "guccounter"}
+_TRACKING = {
+    "fbclid",
+    "gclid",
+    "dclid",
+    "msclkid",
+    "mc_cid",
+    "mc_eid",
+    "cmpid",
+    "ref",
+    "ref_src",
+    "src",
+    "guccounter",
+}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 

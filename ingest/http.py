@@ -98,7 +98,9 @@ class _Robots:
         parser = cached[1]
         return parser is None or parser.can_fetch(fetcher.agent_token, url)
 
-    def _load(self, fetcher: Fetcher, origin: str, policy: RetryPolicy, stop: threading.Event) -> RobotFileParser | None:
+    def _load(
+        self, fetcher: Fetcher, origin: str, policy: RetryPolicy, stop: threading.Event
+    ) -> RobotFileParser | None:
         robots_url = origin + "/robots.txt"
         if not fetcher.limiter.wait(urlsplit(origin).hostname or "", stop):
             raise Stopped("stopping")
@@ -172,7 +174,9 @@ class Fetcher:
                 raise Stopped("stopping")
             retry_after: float | None = None
             try:
-                response = self.client.get(url, headers=request_headers, params=params, timeout=policy.timeout_s)
+                response = self.client.get(
+                    url, headers=request_headers, params=params, timeout=policy.timeout_s
+                )
                 if response.status_code == 304:
                     return FetchResult(None, True, etag, last_modified, attempt + 1, 304)
                 if response.status_code in _RETRY_STATUS:
@@ -180,7 +184,9 @@ class Fetcher:
                     raise HTTPError(f"HTTP {response.status_code} from {_safe(url)}", response.status_code)
                 if response.status_code >= 400:
                     # 4xx other than the above will not heal by retrying now.
-                    raise _Permanent(HTTPError(f"HTTP {response.status_code} from {_safe(url)}", response.status_code))
+                    raise _Permanent(
+                        HTTPError(f"HTTP {response.status_code} from {_safe(url)}", response.status_code)
+                    )
                 value = parse(response.content)
                 return FetchResult(
                     value,
@@ -207,7 +213,12 @@ class Fetcher:
                     delay = min(max(delay, retry_after), policy.backoff_max_s)
                 log.info(
                     "retrying",
-                    extra={"url": _safe(url), "attempt": attempt + 1, "error": str(error), "delay_s": round(delay, 3)},
+                    extra={
+                        "url": _safe(url),
+                        "attempt": attempt + 1,
+                        "error": str(error),
+                        "delay_s": round(delay, 3),
+                    },
                 )
                 attempt += 1
                 if self.stop.wait(delay):

@@ -11,9 +11,15 @@ from prometheus_client import Counter, Gauge
 __all__ = ["ERRORS", "ITEMS", "LAST_SUCCESS", "POLLS", "SourceStats", "StatsBook"]
 
 POLLS = Counter("finsent_ingest_polls_total", "Polls of a source by outcome.", ["source", "outcome"])
-ITEMS = Counter("finsent_ingest_items_total", "Items by outcome (fetched, sent, duplicate, rejected).", ["source", "outcome"])
+ITEMS = Counter(
+    "finsent_ingest_items_total",
+    "Items by outcome (fetched, sent, duplicate, rejected).",
+    ["source", "outcome"],
+)
 ERRORS = Counter("finsent_ingest_errors_total", "Failed polls by reason.", ["source", "reason"])
-LAST_SUCCESS = Gauge("finsent_ingest_last_success_timestamp_seconds", "When a poll of the source last succeeded.", ["source"])
+LAST_SUCCESS = Gauge(
+    "finsent_ingest_last_success_timestamp_seconds", "When a poll of the source last succeeded.", ["source"]
+)
 
 
 @dataclass
@@ -49,14 +55,21 @@ class StatsBook:
         with self._lock:
             return {name: SourceStats(**asdict(s)) for name, s in self._stats.items()}
 
-    def items(self, source: str, *, fetched: int = 0, sent: int = 0, duplicates: int = 0, rejected: int = 0) -> None:
+    def items(
+        self, source: str, *, fetched: int = 0, sent: int = 0, duplicates: int = 0, rejected: int = 0
+    ) -> None:
         with self._lock:
             s = self._stats.setdefault(source, SourceStats())
             s.fetched += fetched
             s.sent += sent
             s.duplicates += duplicates
             s.rejected += rejected
-        for outcome, n in (("fetched", fetched), ("sent", sent), ("duplicate", duplicates), ("rejected", rejected)):
+        for outcome, n in (
+            ("fetched", fetched),
+            ("sent", sent),
+            ("duplicate", duplicates),
+            ("rejected", rejected),
+        ):
             if n:
                 ITEMS.labels(source, outcome).inc(n)
 

@@ -66,7 +66,9 @@ ParseFn = Callable[[bytes, datetime], Parsed]
 def _http_parser(config: HttpSource) -> ParseFn:
     name, lang = config.name, config.lang
     if isinstance(config, RssSource):
-        return lambda body, now: parse_feed(body, source=name, fetched_at=now, kind=config.item_kind, lang=lang)
+        return lambda body, now: parse_feed(
+            body, source=name, fetched_at=now, kind=config.item_kind, lang=lang
+        )
     if isinstance(config, JsonApiSource):
         return lambda body, now: parse_json_api(
             body,
@@ -83,7 +85,9 @@ def _http_parser(config: HttpSource) -> ParseFn:
             body, source=name, fetched_at=now, lang=lang, base_url=config.permalink_base
         )
     if isinstance(config, StocktwitsSource):
-        return lambda body, now: parse_stocktwits(body, source=name, fetched_at=now, lang=lang, base_url=config.message_base)
+        return lambda body, now: parse_stocktwits(
+            body, source=name, fetched_at=now, lang=lang, base_url=config.message_base
+        )
     raise ConfigError(f"no parser for source kind {config.kind!r}")  # pragma: no cover - config forbids it
 
 
@@ -154,7 +158,9 @@ class FilePoller:
                 if len(batch.items) + len(batch.rejected) >= _FILE_BATCH:
                     yield batch
                     batch = Batch()
-            batch.on_published = partial(self.state.mark_file_done, c.name, path, stat.st_size, stat.st_mtime_ns)
+            batch.on_published = partial(
+                self.state.mark_file_done, c.name, path, stat.st_size, stat.st_mtime_ns
+            )
             yield batch
 
 

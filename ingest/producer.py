@@ -48,7 +48,13 @@ class Publisher:
 
     @classmethod
     def connect(
-        cls, settings: Settings, bootstrap: str, *, topic: str | None = None, create_topic: bool = True, **overrides: Any
+        cls,
+        settings: Settings,
+        bootstrap: str,
+        *,
+        topic: str | None = None,
+        create_topic: bool = True,
+        **overrides: Any,
     ) -> Publisher:
         """A publisher for the raw topic (or ``topic``), creating it with the configured partitions."""
         from stream.kafka import ensure_topics, make_producer
@@ -76,10 +82,14 @@ class Publisher:
         acked, failed = self.publish_raw([(message_key(m), serialise(m)) for m in messages])
         ok = [messages[i] for i in acked]
         if failed:
-            raise PublishError(f"{len(failed)} of {len(messages)} messages not acknowledged: {failed[0][1]}", acked=ok)
+            raise PublishError(
+                f"{len(failed)} of {len(messages)} messages not acknowledged: {failed[0][1]}", acked=ok
+            )
         return ok
 
-    def publish_raw(self, records: Sequence[tuple[bytes | None, bytes]]) -> tuple[list[int], list[tuple[int, str]]]:
+    def publish_raw(
+        self, records: Sequence[tuple[bytes | None, bytes]]
+    ) -> tuple[list[int], list[tuple[int, str]]]:
         """Send (key, value) records; returns the indexes acknowledged and (index, error) for the rest."""
         from kafka.errors import KafkaError
 
@@ -117,7 +127,9 @@ class Publisher:
             self.producer.close(timeout=timeout_s)  # flushes first
         except KafkaError as exc:
             # Only messages nobody was told are sent can be pending here; they stay unrecorded.
-            log.warning("producer closed with unacknowledged messages", extra={"topic": self.topic, "error": str(exc)})
+            log.warning(
+                "producer closed with unacknowledged messages", extra={"topic": self.topic, "error": str(exc)}
+            )
 
 
 def raw_json(data: dict[str, Any]) -> bytes:

@@ -103,7 +103,11 @@ class Ingestor:
                     self.stats.items(name, rejected=len(batch.rejected))
                     log.warning(
                         "items rejected",
-                        extra={"source": name, "count": len(batch.rejected), "examples": batch.rejected[:_MAX_LOGGED_REJECTS]},
+                        extra={
+                            "source": name,
+                            "count": len(batch.rejected),
+                            "examples": batch.rejected[:_MAX_LOGGED_REJECTS],
+                        },
                     )
                 items = self._prepare(batch.items, config.tickers)
                 fetched += len(items)
@@ -149,7 +153,13 @@ class Ingestor:
         if sent or rejected:
             log.info(
                 "poll done",
-                extra={"source": name, "fetched": fetched, "sent": sent, "duplicates": duplicates, "rejected": rejected},
+                extra={
+                    "source": name,
+                    "fetched": fetched,
+                    "sent": sent,
+                    "duplicates": duplicates,
+                    "rejected": rejected,
+                },
             )
         return PollReport(
             name, ok=True, not_modified=not_modified, fetched=fetched, sent=sent, duplicates=duplicates,

@@ -270,7 +270,16 @@ _COMMENTS = {
     _P: ("${tk} to the moon, great quarter", "Loaded more ${tk} on the dip, very bullish",
          "${tk} breaking out, love this setup"),
 }  # fmt: skip
-_FIRMS = ("Morgan Stanley", "Goldman Sachs", "Barclays", "UBS", "Jefferies", "Bernstein", "Citi", "Wells Fargo")
+_FIRMS = (
+    "Morgan Stanley",
+    "Goldman Sachs",
+    "Barclays",
+    "UBS",
+    "Jefferies",
+    "Bernstein",
+    "Citi",
+    "Wells Fargo",
+)
 _CBS = ("The Fed", "The ECB", "The Bank of England", "The Bank of Japan")
 _CURRENCIES = ("The euro", "The yen", "Sterling", "The yuan", "The Swiss franc")
 _COUNTRIES = ("US", "German", "Chinese", "Japanese", "UK", "French")
@@ -405,7 +414,11 @@ def simulate(scenario: Scenario, *, start: datetime, seed: int = 0) -> Iterator[
     run = f"{seed}-{int(start.timestamp() * 1000)}"
     # Independent random streams per flow, so adding a burst does not change the normal flow.
     flows: list[tuple[random.Random, Iterator[float], Burst | None]] = [
-        (random.Random(f"{seed}:normal"), _arrivals(random.Random(f"{seed}:normal:t"), scenario.rate, 0.0, None), None)
+        (
+            random.Random(f"{seed}:normal"),
+            _arrivals(random.Random(f"{seed}:normal:t"), scenario.rate, 0.0, None),
+            None,
+        )
     ]
     for i, burst in enumerate(scenario.bursts):
         clock = random.Random(f"{seed}:burst{i}:t")

@@ -55,7 +55,9 @@ class IngestState:
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK]
             marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in self._db.execute(f"SELECT key FROM sent WHERE key IN ({marks})", chunk))
+            found.update(
+                r[0] for r in self._db.execute(f"SELECT key FROM sent WHERE key IN ({marks})", chunk)
+            )
         return found
 
     def unsent(self, messages: Iterable[NewsMessage]) -> tuple[list[NewsMessage], int]:
@@ -85,7 +87,9 @@ class IngestState:
     def prune(self, older_than_s: float) -> int:
         """Forget dedup keys older than this; returns how many were removed."""
         with self._lock:
-            return self._db.execute("DELETE FROM sent WHERE sent_at < ?", (time.time() - older_than_s,)).rowcount
+            return self._db.execute(
+                "DELETE FROM sent WHERE sent_at < ?", (time.time() - older_than_s,)
+            ).rowcount
 
     def sent_count(self) -> int:
         with self._lock:
@@ -95,7 +99,9 @@ class IngestState:
     def validators(self, key: str) -> tuple[str | None, str | None]:
         """(ETag, Last-Modified) stored for a source URL."""
         with self._lock:
-            row = self._db.execute("SELECT etag, last_modified FROM http_cache WHERE key = ?", (key,)).fetchone()
+            row = self._db.execute(
+                "SELECT etag, last_modified FROM http_cache WHERE key = ?", (key,)
+            ).fetchone()
         return (row[0], row[1]) if row else (None, None)
 
     def save_validators(self, key: str, etag: str | None, last_modified: str | None) -> None:

@@ -22,7 +22,9 @@ def cashtags(text: str) -> list[str]:
 class TickerMatcher:
     """Finds the tickers an item is about; built once from the configured watchlist."""
 
-    def __init__(self, watchlist: Mapping[str, Iterable[str]] | None = None, *, match_symbols: bool = True) -> None:
+    def __init__(
+        self, watchlist: Mapping[str, Iterable[str]] | None = None, *, match_symbols: bool = True
+    ) -> None:
         self._alias_to_ticker: dict[str, str] = {}
         symbols: list[str] = []
         for ticker, aliases in (watchlist or {}).items():

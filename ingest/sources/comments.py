@@ -14,7 +14,9 @@ __all__ = ["parse_reddit_listing", "parse_stocktwits"]
 _GONE = {"[deleted]", "[removed]"}
 
 
-def _reddit_fields(child: Any, *, source: str, lang: str, fetched_at: datetime, base_url: str) -> dict[str, Any]:
+def _reddit_fields(
+    child: Any, *, source: str, lang: str, fetched_at: datetime, base_url: str
+) -> dict[str, Any]:
     data = child.get("data") if isinstance(child, dict) else None
     if not isinstance(data, dict):
         raise ValueError("listing child without data")
@@ -40,7 +42,12 @@ def _reddit_fields(child: Any, *, source: str, lang: str, fetched_at: datetime, 
 
 
 def parse_reddit_listing(
-    content: bytes, *, source: str, fetched_at: datetime, lang: str = "en", base_url: str = "https://www.reddit.com"
+    content: bytes,
+    *,
+    source: str,
+    fetched_at: datetime,
+    lang: str = "en",
+    base_url: str = "https://www.reddit.com",
 ) -> Parsed:
     """Posts or comments of a Reddit ``.json`` listing."""
     document = load_json(content)
@@ -51,13 +58,17 @@ def parse_reddit_listing(
     for child in children:
         parsed.add(
             build_message(
-                lambda c=child: _reddit_fields(c, source=source, lang=lang, fetched_at=fetched_at, base_url=base_url)
+                lambda c=child: _reddit_fields(
+                    c, source=source, lang=lang, fetched_at=fetched_at, base_url=base_url
+                )
             )
         )
     return parsed
 
 
-def _stocktwits_fields(message: Any, *, source: str, lang: str, fetched_at: datetime, base_url: str) -> dict[str, Any]:
+def _stocktwits_fields(
+    message: Any, *, source: str, lang: str, fetched_at: datetime, base_url: str
+) -> dict[str, Any]:
     if not isinstance(message, dict):
         raise ValueError("message is not an object")
     user = get_path(message, "user.username")
@@ -77,7 +88,12 @@ def _stocktwits_fields(message: Any, *, source: str, lang: str, fetched_at: date
 
 
 def parse_stocktwits(
-    content: bytes, *, source: str, fetched_at: datetime, lang: str = "en", base_url: str = "https://stocktwits.com"
+    content: bytes,
+    *,
+    source: str,
+    fetched_at: datetime,
+    lang: str = "en",
+    base_url: str = "https://stocktwits.com",
 ) -> Parsed:
     """Messages of a StockTwits-style stream: author, text, created time, cashtag symbols."""
     document = load_json(content)
@@ -89,7 +105,9 @@ def parse_stocktwits(
     for message in messages:
         parsed.add(
             build_message(
-                lambda m=message: _stocktwits_fields(m, source=source, lang=lang, fetched_at=fetched_at, base_url=base_url)
+                lambda m=message: _stocktwits_fields(
+                    m, source=source, lang=lang, fetched_at=fetched_at, base_url=base_url
+                )
             )
         )
     return parsed

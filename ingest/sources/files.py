@@ -79,7 +79,9 @@ def list_inputs(path: Path) -> list[Path]:
         return sorted(
             p
             for p in path.rglob("*")
-            if p.is_file() and file_format(p) and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            if p.is_file()
+            and file_format(p)
+            and not any(part.startswith(".") for part in p.relative_to(path).parts)
         )
     raise FileNotFoundError(f"{path}: no such file or folder")
 
@@ -110,7 +112,9 @@ def _jsonl_rows(path: Path, skip: int) -> Iterator[Row]:
                     if isinstance(data, dict):
                         yield Row(path, index, data, raw=raw)
                     else:
-                        yield Row(path, index, None, raw=raw, error=f"not a JSON object: {type(data).__name__}")
+                        yield Row(
+                            path, index, None, raw=raw, error=f"not a JSON object: {type(data).__name__}"
+                        )
             index += 1
 
 
@@ -119,7 +123,9 @@ def _csv_rows(path: Path, skip: int) -> Iterator[Row]:
         for index, record in enumerate(csv.DictReader(fh)):
             if index >= skip:
                 # Empty cells mean 'absent' (None), not an empty string that fails validation.
-                yield Row(path, index, {k: (v if v != "" else None) for k, v in record.items() if k is not None})
+                yield Row(
+                    path, index, {k: (v if v != "" else None) for k, v in record.items() if k is not None}
+                )
 
 
 def _parquet_rows(path: Path, skip: int) -> Iterator[Row]:

@@ -86,13 +86,21 @@ def parse_json_api(
     document = load_json(content)
     items = get_path(document, items_path) if items_path else document
     if not isinstance(items, list):
-        raise ParseError(f"expected a list at {items_path or 'the top level'!r}, found {type(items).__name__}")
+        raise ParseError(
+            f"expected a list at {items_path or 'the top level'!r}, found {type(items).__name__}"
+        )
     parsed = Parsed()
     for item in items:
         parsed.add(
             build_message(
                 lambda i=item: map_item(
-                    i, mapping, source=source, kind=kind, lang=lang, fetched_at=fetched_at, url_prefix=url_prefix
+                    i,
+                    mapping,
+                    source=source,
+                    kind=kind,
+                    lang=lang,
+                    fetched_at=fetched_at,
+                    url_prefix=url_prefix,
                 )
             )
         )

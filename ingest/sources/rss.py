@@ -53,7 +53,9 @@ def parse_feed(
     parsed = Parsed()
     for entry in entries:
         parsed.add(
-            build_message(lambda e=entry: _entry_fields(e, source=source, kind=kind, lang=lang, fetched_at=fetched_at))
+            build_message(
+                lambda e=entry: _entry_fields(e, source=source, kind=kind, lang=lang, fetched_at=fetched_at)
+            )
         )
     if feed.get("bozo") and not parsed.items:
         raise ParseError(f"broken feed: {feed.get('bozo_exception')}")

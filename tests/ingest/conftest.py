@@ -27,7 +27,9 @@ def settings(broker: EmbeddedBroker, raw_topic: str, tmp_path: Path) -> Settings
     )
 
 
-def consume(bootstrap: str, topic: str, *, expect: int, timeout_s: float = 20.0, settle_s: float = 1.0) -> list[Any]:
+def consume(
+    bootstrap: str, topic: str, *, expect: int, timeout_s: float = 20.0, settle_s: float = 1.0
+) -> list[Any]:
     """Every record on the topic: waits for ``expect`` records, then ``settle_s`` more to catch extras."""
     from kafka import KafkaConsumer
 

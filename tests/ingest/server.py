@@ -44,11 +44,18 @@ class LoopbackServer:
         class _Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 parts = urlsplit(self.path)
-                request = Request(parts.path, parse_qs(parts.query), {k.lower(): v for k, v in self.headers.items()}, time.monotonic())
+                request = Request(
+                    parts.path,
+                    parse_qs(parts.query),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    time.monotonic(),
+                )
                 with owner._lock:
                     owner.requests.append(request)
                     owner.active[parts.path] = owner.active.get(parts.path, 0) + 1
-                    owner.max_active[parts.path] = max(owner.max_active.get(parts.path, 0), owner.active[parts.path])
+                    owner.max_active[parts.path] = max(
+                        owner.max_active.get(parts.path, 0), owner.active[parts.path]
+                    )
                 try:
                     handler = owner.routes.get(parts.path)
                     response = handler(request) if handler else Response(404, b"not found")
@@ -71,7 +78,9 @@ class LoopbackServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -104,11 +113,14 @@ class Document:
 
     def __call__(self, request: Request) -> Response:
         if request.headers.get("if-none-match") == self.etag or (
-            "if-none-match" not in request.headers and request.headers.get("if-modified-since") == self.last_modified
+            "if-none-match" not in request.headers
+            and request.headers.get("if-modified-since") == self.last_modified
         ):
             return Response(304, b"", {"ETag": self.etag})
         return Response(
-            200, self.body, {"Content-Type": self.content_type, "ETag": self.etag, "Last-Modified": self.last_modified}
+            200,
+            self.body,
+            {"Content-Type": self.content_type, "ETag": self.etag, "Last-Modified": self.last_modified},
         )
 
 

@@ -28,7 +28,24 @@ from tests.utils.tiny_model import build_tiny_checkpoint
 REPO = Path(__file__).resolve().parents[2]
 FINSENT = str(Path(sys.executable).with_name("finsent"))
 T0 = datetime(2024, 6, 3, 13, 30, tzinfo=UTC)
-WORDS = ["Tesla", "recall", "beats", "estimates", "oil", "slumps", "Fed", "holds", "rates", "bank", "profit", "falls", "surges", "lawsuit", "dividend", "cut"]
+WORDS = [
+    "Tesla",
+    "recall",
+    "beats",
+    "estimates",
+    "oil",
+    "slumps",
+    "Fed",
+    "holds",
+    "rates",
+    "bank",
+    "profit",
+    "falls",
+    "surges",
+    "lawsuit",
+    "dividend",
+    "cut",
+]
 
 
 def headline(i: int) -> str:
@@ -36,7 +53,13 @@ def headline(i: int) -> str:
 
 
 def row(i: int) -> dict:
-    return {"source": "archive", "title": headline(i), "url": f"https://archive.example/{i}", "published_at": (T0 + timedelta(seconds=37 * i)).isoformat(), "tickers": ["TSLA"] if i % 3 == 0 else []}
+    return {
+        "source": "archive",
+        "title": headline(i),
+        "url": f"https://archive.example/{i}",
+        "published_at": (T0 + timedelta(seconds=37 * i)).isoformat(),
+        "tickers": ["TSLA"] if i % 3 == 0 else [],
+    }
 
 
 def write_folder(folder: Path) -> int:
@@ -44,7 +67,9 @@ def write_folder(folder: Path) -> int:
     folder.mkdir()
     lines = [json.dumps(row(i)) for i in range(200)]
     for j in range(5):
-        lines.insert(40 * j + 7, "{not json" if j % 2 else json.dumps({"source": "archive", "title": "no date"}))
+        lines.insert(
+            40 * j + 7, "{not json" if j % 2 else json.dumps({"source": "archive", "title": "no date"})
+        )
         lines.append(json.dumps(row(j)))  # a repeat of an earlier document
     (folder / "a.jsonl").write_text("\n".join(lines) + "\n")
     with (folder / "b.csv").open("w") as fh:
@@ -52,7 +77,9 @@ def write_folder(folder: Path) -> int:
         for i in range(200, 300):
             r = row(i)
             fh.write(f"{r['title']},{r['published_at']},{r['url']},{';'.join(r['tickers'])}\n")
-    pq.write_table(pa.Table.from_pylist([row(i) for i in range(300, 400)]), folder / "c.parquet", row_group_size=30)
+    pq.write_table(
+        pa.Table.from_pylist([row(i) for i in range(300, 400)]), folder / "c.parquet", row_group_size=30
+    )
     return 400
 
 
@@ -61,7 +88,9 @@ def counts(url: str) -> dict:
     with engine.connect() as conn:
         out = {
             "documents": conn.execute(select(func.count()).select_from(Document)).scalar_one(),
-            "scores": dict(conn.execute(select(Score.model_version, func.count()).group_by(Score.model_version)).all()),
+            "scores": dict(
+                conn.execute(select(Score.model_version, func.count()).group_by(Score.model_version)).all()
+            ),
             "rollup_all": dict(
                 conn.execute(
                     select(Rollup.model_version, func.sum(Rollup.negative + Rollup.neutral + Rollup.positive))
@@ -84,7 +113,11 @@ def counts(url: str) -> dict:
 def scores_by_doc(url: str, version: str) -> dict[str, tuple[str, dict]]:
     engine = make_engine(url)
     with engine.connect() as conn:
-        rows = conn.execute(select(Score.document_id, Score.sentiment, Score.probabilities, Score.published_at).where(Score.model_version == version)).all()
+        rows = conn.execute(
+            select(Score.document_id, Score.sentiment, Score.probabilities, Score.published_at).where(
+                Score.model_version == version
+            )
+        ).all()
     engine.dispose()
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
@@ -100,22 +133,41 @@ def engine_fp32(tiny_model_path: Path):
     torch.set_num_threads(threads)
 
 
-def test_backfill_stops_midway_resumes_and_ends_with_exactly_the_expected_rows(db_url: str, tmp_path: Path, engine_fp32) -> None:
+def test_backfill_stops_midway_resumes_and_ends_with_exactly_the_expected_rows(
+    db_url: str, tmp_path: Path, engine_fp32
+) -> None:
     expected = write_folder(tmp_path / "in")
     factory = make_sessionmaker(make_engine(db_url))
     ck = tmp_path / "ck.json"
     kw = {"classifier": engine_fp32, "factory": factory, "database_url": db_url, "data_dir": tmp_path}
 
-    first = backfill_files(tmp_path / "in", **kw, options=BackfillOptions(batch_size=60, checkpoint=ck, default_source="archive", progress=False, stop_after_batches=4))
+    first = backfill_files(
+        tmp_path / "in",
+        **kw,
+        options=BackfillOptions(
+            batch_size=60, checkpoint=ck, default_source="archive", progress=False, stop_after_batches=4
+        ),
+    )
     assert not first.complete and first.rows == 240
     partial = counts(db_url)
     assert 0 < partial["documents"] < expected
     saved = json.loads(ck.read_text())
-    assert saved["position"] == {"file": 1, "row": 30} and not saved["done"]  # 210 JSONL rows, then 30 of the CSV
+    assert (
+        saved["position"] == {"file": 1, "row": 30} and not saved["done"]
+    )  # 210 JSONL rows, then 30 of the CSV
 
-    second = backfill_files(tmp_path / "in", **kw, options=BackfillOptions(batch_size=60, checkpoint=ck, default_source="archive", progress=False))
+    second = backfill_files(
+        tmp_path / "in",
+        **kw,
+        options=BackfillOptions(batch_size=60, checkpoint=ck, default_source="archive", progress=False),
+    )
     assert second.complete
-    assert (second.rows, second.invalid, second.scores_written, second.documents_written) == (410, 5, expected, expected)
+    assert (second.rows, second.invalid, second.scores_written, second.documents_written) == (
+        410,
+        5,
+        expected,
+        expected,
+    )
     assert second.first_published == T0.isoformat() and second.rollup_rows > 0
     final = counts(db_url)
     version = engine_fp32.version
@@ -135,14 +187,24 @@ def test_backfill_stops_midway_resumes_and_ends_with_exactly_the_expected_rows(d
         for label, value in p.probabilities["sentiment"].items():
             assert probabilities["sentiment"][label] == pytest.approx(value, abs=1e-4)
 
-    again = backfill_files(tmp_path / "in", **kw, options=BackfillOptions(batch_size=60, checkpoint=ck, default_source="archive", progress=False))
+    again = backfill_files(
+        tmp_path / "in",
+        **kw,
+        options=BackfillOptions(batch_size=60, checkpoint=ck, default_source="archive", progress=False),
+    )
     assert again.complete and again.rows_this_run == 0 and counts(db_url) == final
     with pytest.raises(BackfillError, match="different job"):
-        backfill_files(tmp_path / "in", **{**kw, "database_url": db_url + "x"}, options=BackfillOptions(checkpoint=ck, default_source="archive", progress=False))
+        backfill_files(
+            tmp_path / "in",
+            **{**kw, "database_url": db_url + "x"},
+            options=BackfillOptions(checkpoint=ck, default_source="archive", progress=False),
+        )
 
 
 @pytest.mark.slow
-def test_backfill_killed_with_sigkill_resumes_to_the_same_result(sqlite_url: str, tmp_path: Path, tiny_model_path: Path, engine_fp32) -> None:
+def test_backfill_killed_with_sigkill_resumes_to_the_same_result(
+    sqlite_url: str, tmp_path: Path, tiny_model_path: Path, engine_fp32
+) -> None:
     n = 3000
     source = tmp_path / "history.jsonl"
     source.write_text("".join(json.dumps(row(i)) + "\n" for i in range(n)))
@@ -157,7 +219,9 @@ def test_backfill_killed_with_sigkill_resumes_to_the_same_result(sqlite_url: str
         "FINSENT_DATA_DIR": str(tmp_path / "var"),
     }
     args = [FINSENT, "backfill", str(source), "--batch-size", "100", "--checkpoint", str(ck)]
-    process = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and process.poll() is None:
@@ -186,24 +250,52 @@ def test_backfill_killed_with_sigkill_resumes_to_the_same_result(sqlite_url: str
     assert final["documents"] == n and final["scores"] == {version: n} and final["rollup_all"] == {version: n}
 
 
-def test_rescore_with_a_second_model_keeps_both_versions(db_url: str, tmp_path: Path, engine_fp32, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rescore_with_a_second_model_keeps_both_versions(
+    db_url: str, tmp_path: Path, engine_fp32, monkeypatch: pytest.MonkeyPatch
+) -> None:
     n = 150
     (tmp_path / "in.jsonl").write_text("".join(json.dumps(row(i)) + "\n" for i in range(n)))
     factory = make_sessionmaker(make_engine(db_url))
-    backfill_files(tmp_path / "in.jsonl", classifier=engine_fp32, factory=factory, database_url=db_url, data_dir=tmp_path, options=BackfillOptions(progress=False))
+    backfill_files(
+        tmp_path / "in.jsonl",
+        classifier=engine_fp32,
+        factory=factory,
+        database_url=db_url,
+        data_dir=tmp_path,
+        options=BackfillOptions(progress=False),
+    )
     second = build_tiny_checkpoint(tmp_path / "tiny-2", seed=1, version="tiny-2")
     engine_2 = load_engine(second, device="cpu", precision="fp32", warmup=False, threads=1)
     assert engine_2.version != engine_fp32.version
 
     # Interrupted after one page, then resumed through the CLI.
     ck = tmp_path / "rescore.json"
-    stopped = rescore_documents(classifier=engine_2, factory=factory, database_url=db_url, data_dir=tmp_path, options=BackfillOptions(batch_size=40, checkpoint=ck, stop_after_batches=1, progress=False))
+    stopped = rescore_documents(
+        classifier=engine_2,
+        factory=factory,
+        database_url=db_url,
+        data_dir=tmp_path,
+        options=BackfillOptions(batch_size=40, checkpoint=ck, stop_after_batches=1, progress=False),
+    )
     assert not stopped.complete and counts(db_url)["scores"][engine_2.version] == 40
     monkeypatch.setenv("FINSENT_DATABASE_URL", db_url)
     monkeypatch.setenv("FINSENT_MODEL_PRECISION", "fp32")
     monkeypatch.setenv("FINSENT_MODEL_THREADS", "1")
     monkeypatch.setenv("FINSENT_DATA_DIR", str(tmp_path))
-    result = CliRunner().invoke(app, ["backfill", "--rescore", "--model", str(second), "--batch-size", "40", "--checkpoint", str(ck), "--no-progress"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "backfill",
+            "--rescore",
+            "--model",
+            str(second),
+            "--batch-size",
+            "40",
+            "--checkpoint",
+            str(ck),
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert f"complete: {n} rows" in result.stdout and f"{n} new scores (tiny-2@" in result.stdout
 

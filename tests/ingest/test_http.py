@@ -32,7 +32,9 @@ def test_conditional_get_sends_validators_and_takes_304(server: LoopbackServer, 
     server.routes["/feed"] = Document(b'{"a": 1}', "application/json")
     first = fetcher.get(server.url("/feed"), load_json, policy=FAST)
     assert first.value == {"a": 1} and first.etag == '"v1"' and first.last_modified
-    second = fetcher.get(server.url("/feed"), load_json, policy=FAST, validators=(first.etag, first.last_modified))
+    second = fetcher.get(
+        server.url("/feed"), load_json, policy=FAST, validators=(first.etag, first.last_modified)
+    )
     assert second.not_modified and second.value is None and second.status == 304
     hit = server.hits("/feed")[1]
     assert hit.headers["if-none-match"] == '"v1"' and hit.headers["if-modified-since"] == first.last_modified
@@ -80,7 +82,9 @@ def test_broken_body_is_retried_then_reported(server: LoopbackServer, fetcher: F
 
 
 def test_robots_txt_is_respected(server: LoopbackServer, fetcher: Fetcher) -> None:
-    server.routes["/robots.txt"] = lambda _: Response(200, b"User-agent: finsent-test\nDisallow: /private/\n\nUser-agent: *\nDisallow:\n")
+    server.routes["/robots.txt"] = lambda _: Response(
+        200, b"User-agent: finsent-test\nDisallow: /private/\n\nUser-agent: *\nDisallow:\n"
+    )
     server.routes["/private/feed"] = lambda _: Response(200, b"[]")
     server.routes["/public/feed"] = lambda _: Response(200, b"[]")
     with pytest.raises(RobotsDisallowed):
@@ -95,7 +99,14 @@ def test_per_host_rate_limit_spaces_requests(server: LoopbackServer) -> None:
     server.routes["/a"] = lambda _: Response(200, b"[]")
     fetcher = Fetcher(user_agent="finsent-test/1.0", limiter=HostRateLimiter(0.25))
     try:
-        threads = [threading.Thread(target=fetcher.get, args=(server.url("/a"), load_json), kwargs={"policy": FAST, "robots": False}) for _ in range(4)]
+        threads = [
+            threading.Thread(
+                target=fetcher.get,
+                args=(server.url("/a"), load_json),
+                kwargs={"policy": FAST, "robots": False},
+            )
+            for _ in range(4)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -114,6 +125,11 @@ def test_stop_cuts_backoff_short(server: LoopbackServer) -> None:
     threading.Timer(0.3, stop.set).start()
     started = time.monotonic()
     with pytest.raises(Stopped):
-        fetcher.get(server.url("/down"), load_json, policy=RetryPolicy(timeout_s=1, retries=5, backoff_s=10, backoff_max_s=10), robots=False)
+        fetcher.get(
+            server.url("/down"),
+            load_json,
+            policy=RetryPolicy(timeout_s=1, retries=5, backoff_s=10, backoff_max_s=10),
+            robots=False,
+        )
     assert time.monotonic() - started < 2
     fetcher.close()

@@ -27,7 +27,12 @@ NOW = datetime(2025, 3, 4, tzinfo=UTC)
 
 
 def test_rss_items_become_messages_with_feed_times() -> None:
-    body = feeds.rss([("Tesla recalls cars", "<p>Big &amp; bad</p>", "https://ex.com/a"), ("Fed holds", "", "https://ex.com/b")])
+    body = feeds.rss(
+        [
+            ("Tesla recalls cars", "<p>Big &amp; bad</p>", "https://ex.com/a"),
+            ("Fed holds", "", "https://ex.com/b"),
+        ]
+    )
     parsed = parse_feed(body, source="wire", fetched_at=NOW)
     assert [m.title for m in parsed.items] == ["Tesla recalls cars", "Fed holds"]
     assert parsed.items[0].body == "Big & bad"
@@ -36,11 +41,15 @@ def test_rss_items_become_messages_with_feed_times() -> None:
 
 
 def test_atom_feed() -> None:
-    parsed = parse_feed(feeds.atom([("Oil slumps", "Crude falls", "https://ex.com/oil")]), source="a", fetched_at=NOW)
+    parsed = parse_feed(
+        feeds.atom([("Oil slumps", "Crude falls", "https://ex.com/oil")]), source="a", fetched_at=NOW
+    )
     assert parsed.items[0].title == "Oil slumps" and parsed.items[0].url == "https://ex.com/oil"
 
 
-@pytest.mark.parametrize("body", [b"this is { not xml", b"<rss><channel><item><title>cut off", b"<html><p>hi</p></html>"])
+@pytest.mark.parametrize(
+    "body", [b"this is { not xml", b"<rss><channel><item><title>cut off", b"<html><p>hi</p></html>"]
+)
 def test_broken_feeds_raise_parse_error(body: bytes) -> None:
     with pytest.raises(ParseError):
         parse_feed(body, source="x", fetched_at=NOW)
@@ -49,7 +58,13 @@ def test_broken_feeds_raise_parse_error(body: bytes) -> None:
 def test_json_api_mapping_with_nested_paths_and_projection() -> None:
     doc = feeds.news_api(
         [
-            {"headline": "Apple beats", "summary": {"text": "Record quarter"}, "link": "/a/1", "ts": 1_700_000_000, "syms": [{"s": "AAPL"}]},
+            {
+                "headline": "Apple beats",
+                "summary": {"text": "Record quarter"},
+                "link": "/a/1",
+                "ts": 1_700_000_000,
+                "syms": [{"s": "AAPL"}],
+            },
             {"headline": "", "summary": {"text": ""}, "link": "/a/2", "ts": "2025-01-01T00:00:00Z"},
         ]
     )
@@ -57,13 +72,24 @@ def test_json_api_mapping_with_nested_paths_and_projection() -> None:
         doc,
         source="api",
         items_path="data.articles",
-        mapping={"title": "headline", "body": "summary.text", "url": "link", "published_at": "ts", "tickers": "syms[].s"},
+        mapping={
+            "title": "headline",
+            "body": "summary.text",
+            "url": "link",
+            "published_at": "ts",
+            "tickers": "syms[].s",
+        },
         fetched_at=NOW,
         url_prefix="https://api.example",
     )
     assert len(parsed.items) == 1 and len(parsed.rejected) == 1
     item = parsed.items[0]
-    assert (item.title, item.body, item.url, item.tickers) == ("Apple beats", "Record quarter", "https://api.example/a/1", ["AAPL"])
+    assert (item.title, item.body, item.url, item.tickers) == (
+        "Apple beats",
+        "Record quarter",
+        "https://api.example/a/1",
+        ["AAPL"],
+    )
     assert item.published_at == datetime.fromtimestamp(1_700_000_000, UTC)
 
 
@@ -76,7 +102,9 @@ def test_json_api_broken_or_wrong_shape() -> None:
 
 def test_reddit_listing() -> None:
     parsed = parse_reddit_listing(
-        feeds.reddit([("p1", "TSLA puts?", "thinking about it"), ("p2", "", "[deleted]")]), source="wsb", fetched_at=NOW
+        feeds.reddit([("p1", "TSLA puts?", "thinking about it"), ("p2", "", "[deleted]")]),
+        source="wsb",
+        fetched_at=NOW,
     )
     assert len(parsed.items) == 1 and parsed.rejected
     item = parsed.items[0]
@@ -87,7 +115,9 @@ def test_reddit_listing() -> None:
 
 
 def test_stocktwits_stream() -> None:
-    parsed = parse_stocktwits(feeds.stocktwits([(11, "$AAPL breaking out", ["AAPL"])]), source="st", fetched_at=NOW)
+    parsed = parse_stocktwits(
+        feeds.stocktwits([(11, "$AAPL breaking out", ["AAPL"])]), source="st", fetched_at=NOW
+    )
     item = parsed.items[0]
     assert item.tickers == ["AAPL"] and item.body == "$AAPL breaking out" and item.kind == "comment"
     assert item.url == "https://stocktwits.com/trader4/message/11"
@@ -97,7 +127,13 @@ def test_stocktwits_stream() -> None:
 
 def test_time_parsing() -> None:
     expected = datetime(2025, 1, 6, 14, 30, tzinfo=UTC)
-    for value in ("2025-01-06T14:30:00Z", "Mon, 06 Jan 2025 14:30:00 GMT", expected.timestamp(), expected.timestamp() * 1000, "2025-01-06T15:30:00+01:00"):
+    for value in (
+        "2025-01-06T14:30:00Z",
+        "Mon, 06 Jan 2025 14:30:00 GMT",
+        expected.timestamp(),
+        expected.timestamp() * 1000,
+        "2025-01-06T15:30:00+01:00",
+    ):
         assert parse_time(value) == expected, value
     assert parse_time("yesterday") is None and parse_time(None) is None
 
@@ -110,7 +146,9 @@ def test_helpers() -> None:
 
 def test_cashtags_and_watchlist() -> None:
     assert cashtags("Buying $tsla and $BRK.B, not $5bn or US$") == ["TSLA", "BRK.B"]
-    matcher = TickerMatcher({"AAPL": ["Apple", "Apple Inc"], "BAC": ["Bank of America"], "GS": ["Goldman Sachs"]})
+    matcher = TickerMatcher(
+        {"AAPL": ["Apple", "Apple Inc"], "BAC": ["Bank of America"], "GS": ["Goldman Sachs"]}
+    )
     assert matcher.find("Apple and Bank of America rally; $NVDA too") == ["NVDA", "AAPL", "BAC"]
     assert matcher.find("GS upgrades; gs is lower-case prose; pineapple") == ["GS"]
     message = NewsMessage(source="s", title="Goldman Sachs cuts Apple", published_at=NOW, tickers=["MSFT"])
@@ -143,8 +181,17 @@ def test_files_jsonl_csv_parquet_gz(tmp_path: Path) -> None:
     assert [r.index for r in iter_file_rows(files[0], skip=2)] == [2]
     assert [r.data["title"] for r in iter_file_rows(files[3], skip=1)] == ["t4"]
     csv_message = to_message(next(iter_file_rows(files[2])).data, default_source="csv")
-    assert (csv_message.title, csv_message.tickers, csv_message.url, csv_message.source) == ("Apple up", ["AAPL", "MSFT"], None, "csv")
-    mapped = to_message({"h": "Hello", "when": 1_700_000_000}, default_source="x", fields={"title": "h", "published_at": "when"})
+    assert (csv_message.title, csv_message.tickers, csv_message.url, csv_message.source) == (
+        "Apple up",
+        ["AAPL", "MSFT"],
+        None,
+        "csv",
+    )
+    mapped = to_message(
+        {"h": "Hello", "when": 1_700_000_000},
+        default_source="x",
+        fields={"title": "h", "published_at": "when"},
+    )
     assert mapped.title == "Hello"
     with pytest.raises(ValueError):
         to_message({"title": "no time"}, default_source="x")
@@ -175,13 +222,24 @@ mapping = { title = "headline", url = "link" }
     with pytest.raises(ConfigError, match="unique"):
         load_sources({"sources": [{"name": "a", "kind": "simulator"}, {"name": "a", "kind": "simulator"}]})
     with pytest.raises(ConfigError, match="mapping"):
-        load_sources({"sources": [{"name": "a", "kind": "json_api", "url": "http://x/", "mapping": {"headline": "h"}}]})
+        load_sources(
+            {"sources": [{"name": "a", "kind": "json_api", "url": "http://x/", "mapping": {"headline": "h"}}]}
+        )
     yaml_path = tmp_path / "s.yaml"
-    yaml_path.write_text("sources:\n  - {name: wsb, kind: reddit, url: 'https://www.reddit.com/r/stocks/new.json'}\n")
+    yaml_path.write_text(
+        "sources:\n  - {name: wsb, kind: reddit, url: 'https://www.reddit.com/r/stocks/new.json'}\n"
+    )
     assert load_sources(yaml_path).sources[0].kind == "reddit"
 
 
 def test_example_config_is_valid() -> None:
     example = Path(__file__).resolve().parents[2] / "config" / "sources.example.toml"
     config = load_sources(example, env={"NEWSAPI_KEY": "x", "STOCKTWITS_TOKEN": "y"})
-    assert {s.kind for s in config.sources} >= {"rss", "json_api", "reddit", "stocktwits", "file", "simulator"}
+    assert {s.kind for s in config.sources} >= {
+        "rss",
+        "json_api",
+        "reddit",
+        "stocktwits",
+        "file",
+        "simulator",
+    }

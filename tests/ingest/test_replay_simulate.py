@@ -28,14 +28,30 @@ def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
 def write_inputs(folder: Path) -> None:
     folder.mkdir()
     good = [
-        {"source": "wire", "title": f"Tesla update {i}", "published_at": f"2025-02-01T10:{i:02d}:00Z", "tickers": ["$tsla"], "url": f"https://n.example/t{i}"}
+        {
+            "source": "wire",
+            "title": f"Tesla update {i}",
+            "published_at": f"2025-02-01T10:{i:02d}:00Z",
+            "tickers": ["$tsla"],
+            "url": f"https://n.example/t{i}",
+        }
         for i in range(3)
     ]
-    lines = [json.dumps(g) for g in good] + ['{"source": "wire", "title": "broken', json.dumps({"source": "wire", "title": "no time"})]
+    lines = [json.dumps(g) for g in good] + [
+        '{"source": "wire", "title": "broken',
+        json.dumps({"source": "wire", "title": "no time"}),
+    ]
     (folder / "a.jsonl").write_text("\n".join(lines) + "\n")
-    (folder / "b.csv").write_text("source,title,published_at,tickers\nwire,Apple rises,2025-02-01T11:00:00Z,AAPL\nwire,Fed holds,2025-02-01T11:01:00Z,\n")
+    (folder / "b.csv").write_text(
+        "source,title,published_at,tickers\nwire,Apple rises,2025-02-01T11:00:00Z,AAPL\nwire,Fed holds,2025-02-01T11:01:00Z,\n"
+    )
     pq.write_table(
-        pa.Table.from_pylist([{"source": "pq", "title": f"Parquet story {i}", "published_at": f"2025-02-01T12:0{i}:00Z"} for i in range(2)]),
+        pa.Table.from_pylist(
+            [
+                {"source": "pq", "title": f"Parquet story {i}", "published_at": f"2025-02-01T12:0{i}:00Z"}
+                for i in range(2)
+            ]
+        ),
         folder / "c.parquet",
     )
 
@@ -44,20 +60,31 @@ def test_replay_validates_keys_and_counts(cli_env: Settings, tmp_path: Path) -> 
     write_inputs(tmp_path / "in")
     result = CliRunner().invoke(app, ["ingest", "replay", str(tmp_path / "in")])
     assert result.exit_code == 0, result.output
-    assert f"sent 7 of 9 rows from 3 file(s) to {cli_env.kafka.raw_topic}; 2 invalid skipped, 0 not acknowledged" in result.stdout
-    assert "a.jsonl:4: bad JSON" in result.stderr and "a.jsonl:5" in result.stderr and "published_at" in result.stderr
+    assert (
+        f"sent 7 of 9 rows from 3 file(s) to {cli_env.kafka.raw_topic}; 2 invalid skipped, 0 not acknowledged"
+        in result.stdout
+    )
+    assert (
+        "a.jsonl:4: bad JSON" in result.stderr
+        and "a.jsonl:5" in result.stderr
+        and "published_at" in result.stderr
+    )
     records = consume(cli_env.kafka.bootstrap or "", cli_env.kafka.raw_topic, expect=7)
     assert len(records) == 7
     for record in records:
         message = NewsMessage.model_validate_json(record.value)
         assert record.key == (message.tickers[0] if message.tickers else message.id).encode()
-    assert {NewsMessage.model_validate_json(r.value).tickers[0] for r in records if b"Tesla" in r.value} == {"TSLA"}
+    assert {NewsMessage.model_validate_json(r.value).tickers[0] for r in records if b"Tesla" in r.value} == {
+        "TSLA"
+    }
 
 
 def test_replay_raw_sends_rows_unvalidated(cli_env: Settings, tmp_path: Path) -> None:
     write_inputs(tmp_path / "in")
     topic = cli_env.kafka.raw_topic + "-raw"
-    result = CliRunner().invoke(app, ["ingest", "replay", "--raw", "--topic", topic, str(tmp_path / "in" / "a.jsonl")])
+    result = CliRunner().invoke(
+        app, ["ingest", "replay", "--raw", "--topic", topic, str(tmp_path / "in" / "a.jsonl")]
+    )
     assert result.exit_code == 0, result.output
     assert "sent 5 of 5 rows" in result.stdout
     raw = [r.value for r in consume(cli_env.kafka.bootstrap or "", topic, expect=5)]
@@ -65,7 +92,11 @@ def test_replay_raw_sends_rows_unvalidated(cli_env: Settings, tmp_path: Path) ->
 
 
 def test_one_tickers_items_stay_in_order(cli_env: Settings, tmp_path: Path) -> None:
-    rows = [{"source": "s", "title": f"{t} story {i}", "published_at": "2025-02-01T10:00:00Z", "tickers": [t]} for i in range(60) for t in ("AAPL", "MSFT", "TSLA")]
+    rows = [
+        {"source": "s", "title": f"{t} story {i}", "published_at": "2025-02-01T10:00:00Z", "tickers": [t]}
+        for i in range(60)
+        for t in ("AAPL", "MSFT", "TSLA")
+    ]
     (tmp_path / "ordered.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert CliRunner().invoke(app, ["ingest", "replay", str(tmp_path / "ordered.jsonl")]).exit_code == 0
     seen: dict[str, list[int]] = defaultdict(list)

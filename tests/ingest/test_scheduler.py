@@ -28,24 +28,54 @@ FAST = {"retries": 1, "backoff_s": 0.02, "backoff_max_s": 0.05, "timeout_s": 0.3
 
 def test_scheduler_polls_each_source_on_its_interval_without_overlap(settings: Settings) -> None:
     with LoopbackServer() as server:
-        server.routes["/wire.rss"] = Document(feeds.rss([("Oil jumps", "", "https://n.example/1"), ("Gold slips", "", "https://n.example/2")]), "application/rss+xml")
-        server.routes["/slow.json"] = slow(0.6, Response(200, feeds.news_api([]), {"Content-Type": "application/json"}))
+        server.routes["/wire.rss"] = Document(
+            feeds.rss([("Oil jumps", "", "https://n.example/1"), ("Gold slips", "", "https://n.example/2")]),
+            "application/rss+xml",
+        )
+        server.routes["/slow.json"] = slow(
+            0.6, Response(200, feeds.news_api([]), {"Content-Type": "application/json"})
+        )
         server.routes["/hang.json"] = hanging(server)
         config = load_sources(
             {
                 "per_host_interval_s": 0,
                 "sources": [
-                    {"name": "wire", "kind": "rss", "url": server.url("/wire.rss"), "interval_s": 0.2, **FAST},
+                    {
+                        "name": "wire",
+                        "kind": "rss",
+                        "url": server.url("/wire.rss"),
+                        "interval_s": 0.2,
+                        **FAST,
+                    },
                     # Polls take 0.6 s but are due every 0.2 s: they must never overlap.
-                    {"name": "slow", "kind": "json_api", "url": server.url("/slow.json"), "items": "data.articles", "interval_s": 0.2, **{**FAST, "timeout_s": 2}},
-                    {"name": "hang", "kind": "json_api", "url": server.url("/hang.json"), "interval_s": 0.2, **FAST},
+                    {
+                        "name": "slow",
+                        "kind": "json_api",
+                        "url": server.url("/slow.json"),
+                        "items": "data.articles",
+                        "interval_s": 0.2,
+                        **{**FAST, "timeout_s": 2},
+                    },
+                    {
+                        "name": "hang",
+                        "kind": "json_api",
+                        "url": server.url("/hang.json"),
+                        "interval_s": 0.2,
+                        **FAST,
+                    },
                     {"name": "sim", "kind": "simulator", "rate": 20, "seed": 1, "interval_s": 0.2},
                 ],
             }
         )
         publisher = Publisher.connect(settings, settings.kafka.bootstrap or "")
         stop = threading.Event()
-        ingestor = Ingestor(config, state=IngestState(settings.ingest.state_path), publisher=publisher, user_agent="finsent-test/1.0", stop=stop)
+        ingestor = Ingestor(
+            config,
+            state=IngestState(settings.ingest.state_path),
+            publisher=publisher,
+            user_agent="finsent-test/1.0",
+            stop=stop,
+        )
         runner = threading.Thread(target=run_until_stopped, args=(ingestor, stop))
         runner.start()
         time.sleep(3.0)
@@ -59,9 +89,13 @@ def test_scheduler_polls_each_source_on_its_interval_without_overlap(settings: S
         assert server.max_active["/slow.json"] == 1
         assert 2 <= len(server.hits("/slow.json")) <= 6
         assert len(server.hits("/wire.rss")) >= 5 and stats["wire"].not_modified >= 4
-        assert stats["hang"].failed >= 2 and stats["hang"].last_error and "timeout" in stats["hang"].last_error
+        assert (
+            stats["hang"].failed >= 2 and stats["hang"].last_error and "timeout" in stats["hang"].last_error
+        )
         assert stats["sim"].sent >= 20  # about 20/s for 3 s; the hanging source slowed nobody
-    got = values(consume(settings.kafka.bootstrap or "", settings.kafka.raw_topic, expect=2 + stats["sim"].sent))
+    got = values(
+        consume(settings.kafka.bootstrap or "", settings.kafka.raw_topic, expect=2 + stats["sim"].sent)
+    )
     assert len(got) == 2 + stats["sim"].sent
     assert Counter(m["source"] for m in got)["wire"] == 2
 
@@ -72,10 +106,20 @@ def _run_cli(args: list[str], env: dict[str, str], **kw) -> subprocess.Popen:
     )
 
 
-def test_cli_run_stops_on_sigterm_and_dedup_survives_a_process_restart(settings: Settings, tmp_path: Path) -> None:
+def test_cli_run_stops_on_sigterm_and_dedup_survives_a_process_restart(
+    settings: Settings, tmp_path: Path
+) -> None:
     bootstrap, topic = settings.kafka.bootstrap or "", settings.kafka.raw_topic
     with LoopbackServer() as server:
-        wire = Document(feeds.rss([("Nvidia soars", "", "https://n.example/a"), ("Bank stocks slump", "", "https://n.example/b")]), "application/rss+xml")
+        wire = Document(
+            feeds.rss(
+                [
+                    ("Nvidia soars", "", "https://n.example/a"),
+                    ("Bank stocks slump", "", "https://n.example/b"),
+                ]
+            ),
+            "application/rss+xml",
+        )
         server.routes["/wire.rss"] = wire
         server.routes["/down.json"] = lambda _: Response(500, b"")
         sources = tmp_path / "sources.toml"
@@ -87,13 +131,13 @@ NVDA = ["Nvidia"]
 [[sources]]
 name = "wire"
 kind = "rss"
-url = "{server.url('/wire.rss')}"
+url = "{server.url("/wire.rss")}"
 interval_s = 0.3
 timeout_s = 2
 [[sources]]
 name = "down"
 kind = "json_api"
-url = "{server.url('/down.json')}"
+url = "{server.url("/down.json")}"
 interval_s = 0.3
 retries = 0
 """

@@ -19,14 +19,29 @@ from tests.ingest.server import Document, LoopbackServer, Response, hanging, seq
 FAST = {"retries": 1, "backoff_s": 0.02, "backoff_max_s": 0.05, "timeout_s": 0.3, "interval_s": 60}
 
 WIRE = [
-    ("Tesla recalls 200,000 cars over brake defect", "Shares of Tesla fell.", "https://news.example/tesla-recall"),
+    (
+        "Tesla recalls 200,000 cars over brake defect",
+        "Shares of Tesla fell.",
+        "https://news.example/tesla-recall",
+    ),
     ("Fed holds rates steady", "As expected.", "https://news.example/fed"),
     ("$NVDA jumps after upbeat forecast", "Chipmaker rallies.", "https://news.example/nvda"),
 ]
 API = [
     # The same story as the wire's first item, under a tracking-parameter URL: a duplicate.
-    {"title": "Tesla recalls cars", "description": "Brake defect", "url": "https://news.example/tesla-recall?utm_source=api", "published_at": "2025-03-03T14:05:00Z"},
-    {"title": "JPMorgan beats estimates", "description": "Record fees", "url": "https://news.example/jpm", "published_at": "2025-03-03T14:06:00Z", "tickers": ["JPM"]},
+    {
+        "title": "Tesla recalls cars",
+        "description": "Brake defect",
+        "url": "https://news.example/tesla-recall?utm_source=api",
+        "published_at": "2025-03-03T14:05:00Z",
+    },
+    {
+        "title": "JPMorgan beats estimates",
+        "description": "Record fees",
+        "url": "https://news.example/jpm",
+        "published_at": "2025-03-03T14:06:00Z",
+        "tickers": ["JPM"],
+    },
 ]
 
 
@@ -39,7 +54,11 @@ def config_for(server: LoopbackServer, **extra_sources: dict) -> dict:
         {"name": "twits", "kind": "stocktwits", "url": server.url("/st/AAPL.json"), "tickers": ["AAPL"], **FAST},
     ]  # fmt: skip
     sources += [{"name": name, **spec} for name, spec in extra_sources.items()]
-    return {"per_host_interval_s": 0.0, "watchlist": {"TSLA": ["Tesla"], "JPM": ["JPMorgan"]}, "sources": sources}
+    return {
+        "per_host_interval_s": 0.0,
+        "watchlist": {"TSLA": ["Tesla"], "JPM": ["JPMorgan"]},
+        "sources": sources,
+    }
 
 
 def serve_good(server: LoopbackServer) -> dict[str, Document]:
@@ -75,8 +94,12 @@ def test_items_reach_kafka_once_failures_are_isolated_and_dedup_survives_restart
         docs = serve_good(server)
         server.routes["/down.json"] = sequence(Response(500, b"internal error"))
         server.routes["/hang.json"] = hanging(server)
-        server.routes["/broken.rss"] = sequence(Response(200, b"<rss><channel><item><title>cut off", {"Content-Type": "application/rss+xml"}))
-        server.routes["/broken.json"] = sequence(Response(200, b'{"messages": [', {"Content-Type": "application/json"}))
+        server.routes["/broken.rss"] = sequence(
+            Response(200, b"<rss><channel><item><title>cut off", {"Content-Type": "application/rss+xml"})
+        )
+        server.routes["/broken.json"] = sequence(
+            Response(200, b'{"messages": [', {"Content-Type": "application/json"})
+        )
         config = config_for(
             server,
             down={"kind": "json_api", "url": server.url("/down.json"), **FAST},
@@ -88,7 +111,9 @@ def test_items_reach_kafka_once_failures_are_isolated_and_dedup_survives_restart
         ingestor = make_ingestor(settings, config)
         reports = {r.source: r for r in ingestor.poll_all()}
         assert {name for name, r in reports.items() if r.ok} == {"wire", "api", "wsb", "twits"}
-        assert reports["api"].sent == 1 and reports["api"].duplicates == 1  # the Tesla story came by wire first
+        assert (
+            reports["api"].sent == 1 and reports["api"].duplicates == 1
+        )  # the Tesla story came by wire first
         assert "HTTP 500" in (reports["down"].error or "") and reports["down"].retries == 1
         assert "timeout" in (reports["hang"].error or "")
         assert "broken feed" in (reports["broken_xml"].error or "")
@@ -102,7 +127,9 @@ def test_items_reach_kafka_once_failures_are_isolated_and_dedup_survives_restart
         got = values(records)
         assert len(got) == 8 and len({m["id"] for m in got}) == 8
         by_title = {m["title"] or m["body"]: m for m in got}
-        assert by_title["Tesla recalls 200,000 cars over brake defect"]["tickers"] == ["TSLA"]  # watchlist alias
+        assert by_title["Tesla recalls 200,000 cars over brake defect"]["tickers"] == [
+            "TSLA"
+        ]  # watchlist alias
         assert by_title["$NVDA jumps after upbeat forecast"]["tickers"] == ["NVDA"]  # cashtag
         assert by_title["JPMorgan beats estimates"]["tickers"] == ["JPM"]
         assert set(by_title["Bought more TSLA"]["tickers"]) == {"TSLA"}
@@ -113,14 +140,24 @@ def test_items_reach_kafka_once_failures_are_isolated_and_dedup_survives_restart
 
         # Second poll: the server sees the validators and answers 304; nothing new is sent.
         reports = {r.source: r for r in ingestor.poll_all()}
-        for name, path in (("wire", "/wire.rss"), ("api", "/api.json"), ("wsb", "/r/stocks/new.json"), ("twits", "/st/AAPL.json")):
+        for name, path in (
+            ("wire", "/wire.rss"),
+            ("api", "/api.json"),
+            ("wsb", "/r/stocks/new.json"),
+            ("twits", "/st/AAPL.json"),
+        ):
             assert reports[name].not_modified and reports[name].sent == 0, name
             last = server.hits(path)[-1]
-            assert last.headers["if-none-match"] == docs[path].etag and last.headers["if-modified-since"] == docs[path].last_modified
+            assert (
+                last.headers["if-none-match"] == docs[path].etag
+                and last.headers["if-modified-since"] == docs[path].last_modified
+            )
         assert ingestor.stats.get("down").failed == 2  # still failing, still reported, still not blocking
 
         # A new story appears: only it is sent.
-        docs["/wire.rss"].set(feeds.rss([*WIRE, ("Exxon cuts output", "Oil falls.", "https://news.example/xom")]), version=2)
+        docs["/wire.rss"].set(
+            feeds.rss([*WIRE, ("Exxon cuts output", "Oil falls.", "https://news.example/xom")]), version=2
+        )
         assert ingestor.poll("wire").sent == 1
         shutdown(ingestor)
 
@@ -143,17 +180,30 @@ def test_file_source_sends_each_file_once(settings: Settings, tmp_path: Path) ->
     inbox.mkdir()
     rows = [{"title": f"Story {i} about Tesla", "published_at": f"2025-01-01T00:0{i}:00Z"} for i in range(3)]
     (inbox / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + "{broken\n")
-    config = {"watchlist": {"TSLA": ["Tesla"]}, "sources": [{"name": "inbox", "kind": "file", "path": str(inbox)}]}
+    config = {
+        "watchlist": {"TSLA": ["Tesla"]},
+        "sources": [{"name": "inbox", "kind": "file", "path": str(inbox)}],
+    }
     ingestor = make_ingestor(settings, config)
     first = ingestor.poll("inbox")
     assert (first.sent, first.rejected) == (3, 1)
     assert ingestor.poll("inbox").not_modified
-    (inbox / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows + [{"title": "Late story", "published_at": "2025-01-02T00:00:00Z"}]))
+    (inbox / "a.jsonl").write_text(
+        "".join(
+            json.dumps(r) + "\n"
+            for r in rows + [{"title": "Late story", "published_at": "2025-01-02T00:00:00Z"}]
+        )
+    )
     changed = ingestor.poll("inbox")
     assert (changed.sent, changed.duplicates) == (1, 3)
     shutdown(ingestor)
     got = values(consume(settings.kafka.bootstrap or "", settings.kafka.raw_topic, expect=4))
-    assert sorted(m["title"] for m in got) == ["Late story", "Story 0 about Tesla", "Story 1 about Tesla", "Story 2 about Tesla"]
+    assert sorted(m["title"] for m in got) == [
+        "Late story",
+        "Story 0 about Tesla",
+        "Story 1 about Tesla",
+        "Story 2 about Tesla",
+    ]
     assert all(m["source"] == "inbox" for m in got)
     assert all(m["tickers"] == (["TSLA"] if "Tesla" in m["title"] else []) for m in got)
 
@@ -168,10 +218,20 @@ def test_nothing_is_marked_sent_while_the_broker_is_down(settings: Settings, tmp
     try:
         with LoopbackServer() as server:
             serve_good(server)
-            config = {"per_host_interval_s": 0, "sources": [{"name": "wire", "kind": "rss", "url": server.url("/wire.rss"), **FAST}]}
-            publisher = Publisher.connect(settings, own.bootstrap, request_timeout_ms=1500, retries=1, retry_backoff_ms=100)
+            config = {
+                "per_host_interval_s": 0,
+                "sources": [{"name": "wire", "kind": "rss", "url": server.url("/wire.rss"), **FAST}],
+            }
+            publisher = Publisher.connect(
+                settings, own.bootstrap, request_timeout_ms=1500, retries=1, retry_backoff_ms=100
+            )
             publisher.ack_timeout_s = 4
-            ingestor = Ingestor(load_sources(config), state=IngestState(settings.ingest.state_path), publisher=publisher, user_agent="finsent-test/1.0")
+            ingestor = Ingestor(
+                load_sources(config),
+                state=IngestState(settings.ingest.state_path),
+                publisher=publisher,
+                user_agent="finsent-test/1.0",
+            )
             own.stop()
             report = ingestor.poll("wire")
             assert not report.ok and report.sent == 0 and "not acknowledged" in (report.error or "")
