@@ -72,13 +72,17 @@ def _array(values: tuple[str, ...]) -> str:
 
 # One statement writes a chunk of documents and their scores from the same generated rows
 # (a CTE read twice is materialised once, so both tables see the same random draws).
-# Every 20,000th row is part of the spike: last 90 minutes, Energy | Oil, XOM, mostly negative.
+# Rows come in event-time order, as a live feed writes them (random order would scatter each
+# time range over the whole table, a layout no real deployment has); rollups likewise go in
+# minute order. Every 20,000th row is part of the spike: the last 90 minutes, Energy | Oil,
+# XOM, mostly negative (late arrivals, as real spikes partly are).
 _CHUNK_SQL = f"""
 WITH base AS (
     SELECT g,
            CASE WHEN g % 20000 = 0
                 THEN :end_ts - make_interval(secs => floor(random() * 5400))
-                ELSE :end_ts - make_interval(secs => floor(random() * :span_s)) END AS ts,
+                ELSE :end_ts - make_interval(secs => floor((1 - g / CAST(:rows AS float8)) * :span_s + random() * 60))
+                END AS ts,
            CASE WHEN g % 20000 = 0 THEN 7 ELSE (g * 7919) % 20 END AS t_idx,
            CASE WHEN g % 20000 = 0 THEN 14 ELSE (g * 104729) % 40 END AS k1,
            (g * 31) % 40 AS k2,
@@ -133,22 +137,22 @@ _ROLLUP_SQL = {
     "all": f"""
         INSERT INTO rollups (model_version, scope_kind, scope, minute, negative, neutral, positive)
         SELECT s.model_version, 'all', '*', date_trunc('minute', s.published_at), {_COUNTS}
-        FROM scores s WHERE s.model_version = :version GROUP BY 1, 4""",
+        FROM scores s WHERE s.model_version = :version GROUP BY 1, 4 ORDER BY 4""",
     "topic": f"""
         INSERT INTO rollups (model_version, scope_kind, scope, minute, negative, neutral, positive)
         SELECT s.model_version, 'topic', s.topic, date_trunc('minute', s.published_at), {_COUNTS}
-        FROM scores s WHERE s.model_version = :version AND s.topic IS NOT NULL GROUP BY 1, 3, 4""",
+        FROM scores s WHERE s.model_version = :version AND s.topic IS NOT NULL GROUP BY 1, 3, 4 ORDER BY 4""",
     "source": f"""
         INSERT INTO rollups (model_version, scope_kind, scope, minute, negative, neutral, positive)
         SELECT s.model_version, 'source', d.source, date_trunc('minute', s.published_at), {_COUNTS}
         FROM scores s JOIN documents d ON d.id = s.document_id
-        WHERE s.model_version = :version GROUP BY 1, 3, 4""",
+        WHERE s.model_version = :version GROUP BY 1, 3, 4 ORDER BY 4""",
     "ticker": f"""
         INSERT INTO rollups (model_version, scope_kind, scope, minute, negative, neutral, positive)
         SELECT s.model_version, 'ticker', t.ticker, date_trunc('minute', s.published_at), {_COUNTS}
         FROM scores s JOIN documents d ON d.id = s.document_id
         CROSS JOIN LATERAL (SELECT DISTINCT jsonb_array_elements_text(d.tickers) AS ticker) t
-        WHERE s.model_version = :version GROUP BY 1, 3, 4""",
+        WHERE s.model_version = :version GROUP BY 1, 3, 4 ORDER BY 4""",
 }
 
 
@@ -179,7 +183,14 @@ def seed_bench(
             conn.execute(text("SELECT setseed(:s)"), {"s": lo / (rows + 1.0)})
             conn.execute(
                 text(_CHUNK_SQL),
-                {"lo": lo, "hi": hi, "end_ts": end, "span_s": days * 86400.0, "version": version},
+                {
+                    "lo": lo,
+                    "hi": hi,
+                    "rows": rows,
+                    "end_ts": end,
+                    "span_s": days * 86400.0,
+                    "version": version,
+                },
             )
         progress(f"documents+scores {hi:,}/{rows:,} ({time.perf_counter() - t0:.0f}s)")
     timings["documents_and_scores"] = time.perf_counter() - t0

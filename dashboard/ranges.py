@@ -50,19 +50,45 @@ class Window:
     span: timedelta
     baseline: timedelta
     bucket: timedelta  # heatmap columns
+    slot: timedelta  # the end is pinned to it, as for ranges
 
     def bounds(self, now: datetime) -> tuple[datetime, datetime, datetime]:
-        """(baseline_start, window_start, end), end rounded up to the minute."""
-        end = floor_time(now, timedelta(minutes=1)) + timedelta(minutes=1)
+        """(baseline_start, window_start, end), end rounded up to the slot."""
+        end = floor_time(now, self.slot) + self.slot
         window_start = end - self.span
         return window_start - self.baseline, window_start, end
 
 
+_MINUTE = timedelta(minutes=1)
 WINDOWS: tuple[Window, ...] = (
-    Window("Last hour vs the 24 hours before", timedelta(hours=1), timedelta(hours=24), timedelta(minutes=5)),
-    Window("Last 6 hours vs the 7 days before", timedelta(hours=6), timedelta(days=7), timedelta(minutes=30)),
-    Window("Last 24 hours vs the 7 days before", timedelta(hours=24), timedelta(days=7), timedelta(hours=2)),
-    Window("Last 7 days vs the 28 days before", timedelta(days=7), timedelta(days=28), timedelta(hours=12)),
+    Window(
+        "Last hour vs the 24 hours before",
+        timedelta(hours=1),
+        timedelta(hours=24),
+        timedelta(minutes=5),
+        _MINUTE,
+    ),
+    Window(
+        "Last 6 hours vs the 7 days before",
+        timedelta(hours=6),
+        timedelta(days=7),
+        timedelta(minutes=30),
+        _MINUTE,
+    ),
+    Window(
+        "Last 24 hours vs the 7 days before",
+        timedelta(hours=24),
+        timedelta(days=7),
+        timedelta(hours=2),
+        5 * _MINUTE,
+    ),
+    Window(
+        "Last 7 days vs the 28 days before",
+        timedelta(days=7),
+        timedelta(days=28),
+        timedelta(hours=12),
+        15 * _MINUTE,
+    ),
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -72,6 +72,7 @@ def bench_backfill(
         "backfill_s": round(report.elapsed_s, 1),
         "inference_s": round(report.inference_s, 1),
         "write_s": round(report.write_s, 1),
+        "rollup_s": round(report.rollup_s, 1),
         "scores_written": report.scores_written,
         "rollup_rows": report.rollup_rows,
     }

@@ -49,6 +49,7 @@ class TaskData:
     validation: list[Example]
     train_ids: list[list[int]] = field(default_factory=list)
     validation_ids: list[list[int]] = field(default_factory=list)
+    epoch_fraction: float = 1.0
 
 
 @dataclass
@@ -124,7 +125,8 @@ def load_tasks(data: DataArguments) -> list[TaskData]:
         if data.dedup_train:
             train = _dedup_within(train)
         val = read_examples(val_file, name, labels, **read) if val_file else []
-        tasks.append(TaskData(name, labels, train, val))
+        fraction = data.sentiment_epoch_fraction if name == "sentiment" else data.topic_epoch_fraction
+        tasks.append(TaskData(name, labels, train, val, epoch_fraction=fraction))
     all_train = [e for t in tasks for e in t.train]
     for t in tasks:
         before = len(t.validation)
@@ -229,8 +231,12 @@ def epoch_schedule(
     rng = random.Random(seed * 1_000_003 + epoch)
     batches: list[tuple[int, list[int]]] = []
     for k, t in enumerate(tasks):
-        lengths = [len(x) for x in t.train_ids]
-        batches += [(k, b) for b in bucketed_batches(lengths, batch_size, rng)]
+        subset = list(range(len(t.train_ids)))
+        if t.epoch_fraction < 1.0:
+            # A fresh random subset each epoch: over the run the head still sees all of its corpus.
+            subset = sorted(rng.sample(subset, max(1, round(t.epoch_fraction * len(subset)))))
+        lengths = [len(t.train_ids[i]) for i in subset]
+        batches += [(k, [subset[j] for j in b]) for b in bucketed_batches(lengths, batch_size, rng)]
     rng.shuffle(batches)
     return batches
 

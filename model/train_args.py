@@ -95,6 +95,17 @@ class DataArguments:
         default=True,
         metadata={"help": "Strip URLs, decode HTML entities, collapse spaces (also applied at inference)."},
     )
+    sentiment_epoch_fraction: float = field(
+        default=1.0,
+        metadata={
+            "help": "Share of the sentiment training set drawn (a fresh random subset) per epoch; below 1, "
+            "the other head gets more passes for the same compute."
+        },
+    )
+    topic_epoch_fraction: float = field(
+        default=1.0,
+        metadata={"help": "Share of the topic training set drawn (a fresh random subset) per epoch."},
+    )
     max_train_samples: Optional[int] = field(
         default=None, metadata={"help": "Debug: use only the first N training rows per task."}
     )
@@ -103,6 +114,9 @@ class DataArguments:
     )
 
     def __post_init__(self) -> None:
+        for name in ("sentiment_epoch_fraction", "topic_epoch_fraction"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1]")
         if not self.sentiment_train and not self.topic_train:
             raise ValueError("give at least one of --sentiment_train and --topic_train")
         for name in ("sentiment_train", "sentiment_validation", "topic_train", "topic_validation"):
