@@ -81,7 +81,8 @@ WITH base AS (
     SELECT g,
            CASE WHEN g % 20000 = 0
                 THEN :end_ts - make_interval(secs => floor(random() * 5400))
-                ELSE :end_ts - make_interval(secs => floor((1 - g / CAST(:rows AS float8)) * :span_s + random() * 60))
+                ELSE :end_ts - make_interval(
+                    secs => floor((1 - g / CAST(:rows AS float8)) * :span_s + random() * 60))
                 END AS ts,
            CASE WHEN g % 20000 = 0 THEN 7 ELSE (g * 7919) % 20 END AS t_idx,
            CASE WHEN g % 20000 = 0 THEN 14 ELSE (g * 104729) % 40 END AS k1,

@@ -253,15 +253,13 @@ _HEADLINES: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }  # fmt: skip
 
+# Bodies carry the sentiment but no topic of their own: a 'Shares of X fell 3%' body made the
+# trained model call two thirds of all items 'Stock Movement' (measured: topic agreement with the
+# template's topic 0.59 with such bodies, 0.64 with these; sentiment 0.76 and 0.81).
 _BODIES = {
-    _N: "Shares of {co} fell {pct}% in {session} trading as investors weighed the news.",
-    _U: "Shares of {co} were little changed in {session} trading.",
-    _P: "Shares of {co} rose {pct}% in {session} trading after the announcement.",
-}
-_MARKET_BODIES = {
-    _N: "Analysts warned the outlook had deteriorated.",
-    _U: "Analysts said the picture was mixed.",
-    _P: "Analysts said the outlook had improved.",
+    _N: ("Analysts warned the outlook had deteriorated.", "The news weighed on sentiment."),
+    _U: ("Analysts said the picture was mixed.", "Reaction was muted."),
+    _P: ("Analysts said the outlook had improved.", "The news lifted sentiment."),
 }
 _COMMENTS = {
     _N: ("${tk} looks terrible here, sold everything", "${tk} guidance was a disaster, this is going lower",
@@ -372,7 +370,7 @@ def _render(
         )
     title = _fill(rng.choice(_HEADLINES[draft.topic][draft.sentiment]), rng, company)
     about = draft.company is not None and draft.company.name in title
-    body = _fill((_BODIES if about else _MARKET_BODIES)[draft.sentiment], rng, company)
+    body = rng.choice(_BODIES[draft.sentiment])
     return NewsMessage(
         source=scenario.news_source,
         kind="news",
