@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from dashboard import queries
 from finsent.db import make_engine
@@ -37,7 +37,20 @@ __all__ = [
 @st.cache_resource(show_spinner=False)
 def engine(url: str) -> Engine:
     """One pooled engine per database for the whole server process."""
-    return make_engine(url)
+    built = make_engine(url)
+    if built.dialect.name == "postgresql":
+        event.listen(built, "connect", _planner_settings)
+    return built
+
+
+def _planner_settings(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # The dashboard reads a hot, cached working set (recent rollups, recent rows). PostgreSQL's
+    # default random_page_cost (4, for spinning disks) makes it scan the whole rollup table for
+    # a 35-day ranking instead of walking the minute index: 3 s against 1 s on 10M documents.
+    # Only the dashboard's own sessions are changed.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET random_page_cost = 1.1")
+    cursor.close()
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -75,7 +88,6 @@ def movers(
     url: str,
     model_version: str,
     kind: str,
-    names: tuple[str, ...],
     baseline_start: datetime,
     window_start: datetime,
     end: datetime,
@@ -86,7 +98,6 @@ def movers(
             conn,
             model_version=model_version,
             kind=kind,
-            names=names,
             baseline_start=baseline_start,
             window_start=window_start,
             end=end,

@@ -236,7 +236,6 @@ def movers(
     *,
     model_version: str,
     kind: str,
-    names: Sequence[str],
     baseline_start: datetime,
     window_start: datetime,
     end: datetime,
@@ -261,8 +260,6 @@ def movers(
         "change",
         "volume_ratio",
     ]
-    if not names:
-        return pd.DataFrame(columns=columns)
     recent = _R.minute >= window_start
     total = _R.negative + _R.neutral + _R.positive
     rows = conn.execute(
@@ -274,9 +271,10 @@ def movers(
             func.sum(case((recent, 0), else_=_R.negative)).label("baseline_negative"),
         )
         .where(
+            # Every scope of the kind, by time range: no list of scopes, which would send PostgreSQL
+            # down the primary key one scope at a time, re-reading each minute's page per scope.
             _R.model_version == model_version,
             _R.scope_kind == kind,
-            _R.scope.in_(list(names)),
             _R.minute >= baseline_start,
             _R.minute < end,
         )

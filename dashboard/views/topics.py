@@ -39,7 +39,7 @@ min_volume = int(
 now = ctx.now()
 baseline_start, window_start, end = window.bounds(now)
 names = tuple(data.scopes(ctx.url, version, kind))
-ranked = data.movers(ctx.url, version, kind, names, baseline_start, window_start, end, min_volume)
+ranked = data.movers(ctx.url, version, kind, baseline_start, window_start, end, min_volume)
 
 st.subheader(f"Top movers: {KINDS[kind].lower()} by change in negative rate")
 if ranked.empty:
