@@ -6,7 +6,7 @@ generate_series`` (no rows cross the wire), then builds the per-minute rollups w
 incrementally. The data has a shape worth looking at: 8 sources, 20 topics, 40 tickers,
 per-topic negative rates on a daily wave, and a recent spike (Energy | Oil, XOM) for the
 movers table to find. ``time_pages`` then renders every page (its default view and its
-heaviest choice) with AppTest and times it.
+heaviest choices) with AppTest and times it.
 """
 
 from __future__ import annotations
@@ -235,9 +235,14 @@ PAGE_CASES: tuple[PageCase, ...] = (
     ),
     PageCase("headlines (24 h)", "views/headlines.py"),
     PageCase(
-        "headlines (30 d, no match)",
+        "headlines (7 d, no match)",
         "views/headlines.py",
-        {"headlines_range": "Last 30 days", "headlines_search": "no headline says this"},
+        {"headlines_range": "Last 7 days", "headlines_search": "no headline says this"},
+    ),
+    PageCase(
+        "headlines (7 d, topic)",
+        "views/headlines.py",
+        {"headlines_range": "Last 7 days", "headlines_topic": ["IPO"]},
     ),
     PageCase("alerts", "views/alerts.py"),
     PageCase("model", "views/model.py"),

@@ -18,7 +18,6 @@ from sqlalchemy import (
     BigInteger,
     Connection,
     and_,
-    case,
     cast,
     exists,
     func,
@@ -42,12 +41,16 @@ __all__ = [
     "firing_alerts",
     "has_alerts",
     "headlines",
-    "heatmap",
+    "heat_cells",
     "latest_minute",
     "model_versions",
     "movers",
+    "rank_movers",
+    "scope_buckets",
+    "scope_series",
     "scopes",
     "series",
+    "version_span",
     "version_summary",
     "with_rates",
 ]
@@ -135,16 +138,21 @@ def scopes(conn: Connection, *, model_version: str, kind: str) -> list[str]:
     )
 
 
-def _bucket(conn: Connection, bucket: timedelta) -> ColumnElement[object]:
-    """The bucket each rollup minute falls in (epoch-aligned, UTC): a timestamp or epoch seconds."""
+def _bucket(conn: Connection, bucket: timedelta, origin: datetime = _EPOCH) -> ColumnElement[object]:
+    """The bucket each rollup minute falls in, buckets counted from ``origin`` (UTC; not after the data).
+
+    A timestamp on PostgreSQL, epoch seconds on SQLite (``_epoch_seconds`` makes both seconds).
+    """
     if conn.dialect.name == "postgresql":
         # date_bin (PostgreSQL 14+) stays in timestamps; extract(epoch) is numeric, whose
         # arithmetic per row doubles the cost of a year of minutes.
-        return func.date_bin(literal(bucket), _R.minute, literal(_EPOCH, UTCDateTime()), type_=UTCDateTime())
+        return func.date_bin(literal(bucket), _R.minute, literal(origin, UTCDateTime()), type_=UTCDateTime())
     # SQLite stores the minute as 'YYYY-MM-DD HH:MM:SS.ffffff' text in UTC. '//' is SQL integer
-    # division; SQLAlchemy 2 renders '/' on integers as true division.
+    # division (SQLAlchemy 2 renders '/' on integers as true division); it truncates toward
+    # zero, hence an origin not after the data.
     seconds = int(bucket.total_seconds())
-    return (cast(func.strftime("%s", _R.minute), BigInteger) // seconds) * seconds
+    base = int((origin - _EPOCH).total_seconds())
+    return ((cast(func.strftime("%s", _R.minute), BigInteger) - base) // seconds) * seconds + base
 
 
 def _epoch_seconds(values: pd.Series) -> pd.Series:
@@ -231,6 +239,116 @@ def with_rates(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+_MOVER_COLUMNS = [
+    "scope",
+    "volume",
+    "negative",
+    "negative_rate",
+    "baseline_volume",
+    "baseline_rate",
+    "change",
+    "volume_ratio",
+]
+
+
+def scope_buckets(
+    conn: Connection,
+    *,
+    model_version: str,
+    kind: str,
+    start: datetime,
+    end: datetime,
+    bucket: timedelta,
+) -> pd.DataFrame:
+    """Counts of every scope of a kind per bucket over [start, end), buckets counted from ``start``.
+
+    Columns scope, time, negative, neutral, positive (buckets without documents are absent).
+    One scan serves both the movers ranking and the heatmap (``rank_movers``, ``heat_cells``).
+    """
+    b = _bucket(conn, bucket, origin=start).label("bucket")
+    rows = conn.execute(
+        select(_R.scope, b, *_sums())
+        .where(
+            # Every scope of the kind, by time range: no list of scopes, which would send PostgreSQL
+            # down the primary key one scope at a time, re-reading each minute's page per scope.
+            _R.model_version == model_version,
+            _R.scope_kind == kind,
+            _R.minute >= start,
+            _R.minute < end,
+        )
+        .group_by(_R.scope, b)
+    ).all()
+    frame = pd.DataFrame(rows, columns=["scope", "bucket", *SENTIMENTS])
+    frame["time"] = pd.to_datetime(_epoch_seconds(frame["bucket"]), unit="s", utc=True)
+    frame = frame.astype({s: "int64" for s in SENTIMENTS})
+    return frame[["scope", "time", *SENTIMENTS]]
+
+
+def rank_movers(
+    buckets: pd.DataFrame,
+    *,
+    baseline_start: datetime,
+    window_start: datetime,
+    end: datetime,
+    market_rate: float | None,
+    min_volume: int = 5,
+) -> pd.DataFrame:
+    """Negative-rate change of each scope in [window_start, end) against [baseline_start, window_start).
+
+    ``buckets`` is ``scope_buckets`` output over [baseline_start, end) whose buckets do not
+    straddle ``window_start``. Columns: scope, volume, negative, negative_rate, baseline_volume,
+    baseline_rate, change (percentage points), volume_ratio (window volume per hour over the
+    baseline's). A scope with no baseline documents (a company new to the news) is compared
+    with the whole stream's baseline rate, ``market_rate``, so a sudden first appearance still
+    ranks. Scopes under ``min_volume`` documents in the window are left out: two headlines make
+    no trend. Sorted by change, largest rise first.
+    """
+    if buckets.empty:
+        return pd.DataFrame(columns=_MOVER_COLUMNS)
+    recent = buckets["time"] >= pd.Timestamp(window_start)
+    totals = buckets[list(SENTIMENTS)].sum(axis=1)
+    parts = pd.DataFrame(
+        {
+            "scope": buckets["scope"],
+            "volume": totals.where(recent, 0),
+            "negative": buckets["negative"].where(recent, 0),
+            "baseline_volume": totals.where(~recent, 0),
+            "baseline_negative": buckets["negative"].where(~recent, 0),
+        }
+    )
+    frame = parts.groupby("scope", as_index=False).sum()
+    frame = frame[frame["volume"] >= min_volume]
+    if frame.empty:
+        return pd.DataFrame(columns=_MOVER_COLUMNS)
+    frame["negative_rate"] = frame["negative"] / frame["volume"]
+    base = frame["baseline_volume"].where(frame["baseline_volume"] > 0)
+    frame["baseline_rate"] = (frame["baseline_negative"] / base).fillna(
+        market_rate if market_rate is not None else float("nan")
+    )
+    frame["change"] = (frame["negative_rate"] - frame["baseline_rate"]) * 100
+    hours_window = (end - window_start).total_seconds() / 3600
+    hours_base = (window_start - baseline_start).total_seconds() / 3600
+    frame["volume_ratio"] = (frame["volume"] / hours_window) / (base / hours_base)
+    frame = frame.sort_values(["change", "volume"], ascending=[False, False], na_position="last")
+    return frame.reset_index(drop=True)[_MOVER_COLUMNS]
+
+
+def scope_series(
+    buckets: pd.DataFrame, *, scope: str, start: datetime, end: datetime, bucket: timedelta
+) -> pd.DataFrame:
+    """One scope's ``series``-shaped frame (every bucket, with rates) from ``scope_buckets`` output."""
+    grid = pd.DataFrame({"time": pd.date_range(start, end, freq=bucket, inclusive="left")})
+    mine = buckets.loc[buckets["scope"] == scope, ["time", *SENTIMENTS]]
+    frame = grid.merge(mine, on="time", how="left").fillna(0).astype({s: "int64" for s in SENTIMENTS})
+    return with_rates(frame)[["time", *SENTIMENTS, "volume", "negative_rate", "net_sentiment"]]
+
+
+def heat_cells(buckets: pd.DataFrame, *, names: Sequence[str], start: datetime) -> pd.DataFrame:
+    """Heatmap cells (scope, time, volume, negative_rate) of ``names`` from ``start`` (``scope_buckets``)."""
+    chosen = buckets[buckets["scope"].isin(list(names)) & (buckets["time"] >= pd.Timestamp(start))]
+    return with_rates(chosen)[["scope", "time", "volume", "negative_rate"]].reset_index(drop=True)
+
+
 def movers(
     conn: Connection,
     *,
@@ -241,96 +359,24 @@ def movers(
     end: datetime,
     min_volume: int = 5,
 ) -> pd.DataFrame:
-    """Negative-rate change of each scope in [window_start, end) against [baseline_start, window_start).
-
-    Columns: scope, volume, negative, negative_rate, baseline_volume, baseline_rate, change
-    (percentage points), volume_ratio (window volume per hour over baseline volume per hour).
-    A scope with no baseline documents (a company new to the news) is compared with the whole
-    stream's baseline rate instead, so a sudden first appearance still ranks. Scopes under
-    ``min_volume`` documents in the window are left out: two headlines make no trend.
-    Sorted by change, largest rise first.
-    """
-    columns = [
-        "scope",
-        "volume",
-        "negative",
-        "negative_rate",
-        "baseline_volume",
-        "baseline_rate",
-        "change",
-        "volume_ratio",
-    ]
-    recent = _R.minute >= window_start
-    total = _R.negative + _R.neutral + _R.positive
-    rows = conn.execute(
-        select(
-            _R.scope,
-            func.sum(case((recent, total), else_=0)).label("volume"),
-            func.sum(case((recent, _R.negative), else_=0)).label("negative"),
-            func.sum(case((recent, 0), else_=total)).label("baseline_volume"),
-            func.sum(case((recent, 0), else_=_R.negative)).label("baseline_negative"),
-        )
-        .where(
-            # Every scope of the kind, by time range: no list of scopes, which would send PostgreSQL
-            # down the primary key one scope at a time, re-reading each minute's page per scope.
-            _R.model_version == model_version,
-            _R.scope_kind == kind,
-            _R.minute >= baseline_start,
-            _R.minute < end,
-        )
-        .group_by(_R.scope)
-    ).all()
-    frame = pd.DataFrame(
-        rows, columns=["scope", "volume", "negative", "baseline_volume", "baseline_negative"]
+    """``rank_movers`` straight from the database, one bucket per window length."""
+    span = end - window_start
+    if (window_start - baseline_start) % span:
+        raise ValueError("the baseline must be a whole number of windows long")
+    buckets = scope_buckets(
+        conn, model_version=model_version, kind=kind, start=baseline_start, end=end, bucket=span
     )
-    frame = frame.astype({c: "int64" for c in frame.columns if c != "scope"})
-    frame = frame[frame["volume"] >= min_volume]
-    if frame.empty:
-        return pd.DataFrame(columns=columns)
-    frame["negative_rate"] = frame["negative"] / frame["volume"]
-    base = frame["baseline_volume"].where(frame["baseline_volume"] > 0)
     market = counts(
         conn, model_version=model_version, kind="all", scope="*", start=baseline_start, end=window_start
     )
-    frame["baseline_rate"] = (frame["baseline_negative"] / base).fillna(
-        market.negative_rate if market.negative_rate is not None else float("nan")
+    return rank_movers(
+        buckets,
+        baseline_start=baseline_start,
+        window_start=window_start,
+        end=end,
+        market_rate=market.negative_rate,
+        min_volume=min_volume,
     )
-    frame["change"] = (frame["negative_rate"] - frame["baseline_rate"]) * 100
-    hours_window = (end - window_start).total_seconds() / 3600
-    hours_base = (window_start - baseline_start).total_seconds() / 3600
-    frame["volume_ratio"] = (frame["volume"] / hours_window) / (base / hours_base)
-    frame = frame.sort_values(["change", "volume"], ascending=[False, False], na_position="last")
-    return frame.reset_index(drop=True)[columns]
-
-
-def heatmap(
-    conn: Connection,
-    *,
-    model_version: str,
-    kind: str,
-    names: Sequence[str],
-    start: datetime,
-    end: datetime,
-    bucket: timedelta,
-) -> pd.DataFrame:
-    """Negative rate per scope and bucket over [start, end): columns scope, time, volume, negative_rate."""
-    if not names:
-        return pd.DataFrame(columns=["scope", "time", "volume", "negative_rate"])
-    b = _bucket(conn, bucket).label("bucket")
-    rows = conn.execute(
-        select(_R.scope, b, *_sums())
-        .where(
-            _R.model_version == model_version,
-            _R.scope_kind == kind,
-            _R.scope.in_(list(names)),
-            _R.minute >= start,
-            _R.minute < end,
-        )
-        .group_by(_R.scope, b)
-    ).all()
-    frame = with_rates(pd.DataFrame(rows, columns=["scope", "bucket", *SENTIMENTS]))
-    frame["time"] = pd.to_datetime(_epoch_seconds(frame["bucket"]), unit="s", utc=True)
-    return frame[["scope", "time", "volume", "negative_rate"]]
 
 
 def headlines(
@@ -371,6 +417,14 @@ def headlines(
     symbol = ticker.strip().lstrip("$").upper()
     if symbol:
         conditions.append(_has_ticker(conn, symbol))
+    # published_at and the id are the same on both tables; ordering by the table the filters
+    # are on lets PostgreSQL walk that table's time index newest first and stop at the limit
+    # (a ticker or search filter: documents; only sentiment, topic or score filters: scores).
+    # Ordering by the other table makes it collect every match in the range and sort them.
+    score_side_only = bool(sentiments or topics or min_score > 0) and not (
+        search.strip() or sources or symbol
+    )
+    order = (s.published_at.desc(), s.document_id) if score_side_only else (d.published_at.desc(), d.id)
     rows = conn.execute(
         select(
             s.published_at.label("time"),
@@ -386,7 +440,7 @@ def headlines(
         )
         .join(Document.__table__, d.id == s.document_id)
         .where(and_(*conditions))
-        .order_by(s.published_at.desc(), s.document_id)
+        .order_by(*order)
         .limit(limit)
     ).all()
     frame = pd.DataFrame(
@@ -404,6 +458,16 @@ def _has_ticker(conn: Connection, symbol: str) -> ColumnElement[bool]:
         return type_coerce(tickers, JSONB).contains([symbol])
     each = func.json_each(tickers).table_valued("value")
     return exists(select(literal(1)).select_from(each).where(each.c.value == symbol))
+
+
+def version_span(conn: Connection, *, model_version: str) -> tuple[datetime | None, datetime | None]:
+    """The first and last minute this version has scores for (two index probes)."""
+    row = conn.execute(
+        select(func.min(_R.minute), func.max(_R.minute)).where(
+            _R.model_version == model_version, _R.scope_kind == "all"
+        )
+    ).one()
+    return row[0], row[1]
 
 
 def version_summary(conn: Connection, *, model_version: str) -> VersionInfo:

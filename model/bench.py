@@ -19,21 +19,28 @@ __all__ = ["engine_rate", "naive_baseline"]
 def naive_baseline(texts: Sequence[str], model_path: str | Path, *, device: str = "cpu") -> float:
     """Texts/s of two HF pipelines (sentiment, topic) at batch size 1; a text counts once both scored it."""
     from transformers import AutoTokenizer, pipeline
+    from transformers.utils import logging as hf_logging
 
     from model.export import export_head
 
     if not texts:
         raise ValueError("need at least one text")
     tokenizer = AutoTokenizer.from_pretrained(str(model_path))
-    pipes = [
-        pipeline(
-            "text-classification",
-            model=export_head(model_path, task),
-            tokenizer=tokenizer,
-            device=torch.device(device),
-        )
-        for task in ("sentiment", "topic")
-    ]
+    verbosity = hf_logging.get_verbosity()
+    # The pipeline warns that it does not know the exported class by name; it runs it all the same.
+    hf_logging.set_verbosity_error()
+    try:
+        pipes = [
+            pipeline(
+                "text-classification",
+                model=export_head(model_path, task),
+                tokenizer=tokenizer,
+                device=torch.device(device),
+            )
+            for task in ("sentiment", "topic")
+        ]
+    finally:
+        hf_logging.set_verbosity(verbosity)
     for pipe in pipes:
         pipe(list(texts[:2]), batch_size=1, truncation=True)  # first-call setup is not throughput
     start = time.perf_counter()

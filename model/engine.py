@@ -6,9 +6,9 @@ What makes it fast, each measured on the 2-core AVX2 dev machine (docs/model.md)
   pads only to its own longest text and one huge text cannot blow up memory;
 - ``torch.inference_mode``, thread count set once, a warm-up pass so the first real batch does not
   pay for kernel selection;
-- reduced precision chosen per device: bf16 on CPUs with AMX/AVX512-BF16 and on GPUs, int8 dynamic
-  quantization of the encoder's Linear layers elsewhere (heads stay fp32), each checked against
-  the fp32 model (:func:`agreement`).
+- precision chosen per device: bf16 on CPUs with AMX/AVX512-BF16 and on GPUs, fp32 elsewhere;
+  int8 dynamic quantization on request (faster, but below 99 % label agreement with fp32 on the
+  shipped model); :func:`agreement` measures any of them against the fp32 reference.
 """
 
 from __future__ import annotations
@@ -52,22 +52,36 @@ def choose_precision(requested: str, device: torch.device) -> str:
     if requested == "fp16":
         raise ValueError("fp16 inference needs a GPU; use int8 or bf16 on the CPU")
     if requested == "auto":
-        return "bf16" if _native_bf16_cpu() else "int8"
+        # int8 dynamic quantization misses the 99 % label-agreement bar on the shipped model (98.7 %
+        # at best, docs/model.md), so CPUs without native bf16 stay on the fp32 reference.
+        return "bf16" if _native_bf16_cpu() else "fp32"
     if requested == "bf16" and not _native_bf16_cpu():
         log.warning("bf16 on a CPU without AMX/AVX512-BF16 is emulated and slower than fp32")
     return requested
 
 
+def _int8_target(name: str) -> bool:
+    """Which Linear layers int8 replaces.
+
+    Not the heads (tiny; fp32 keeps the scores closest to the reference) and not the feed-forward
+    output projections, whose inputs carry the large outlier activations that per-tensor activation
+    quantization flattens: on the shipped model that choice moves label agreement with fp32 from
+    96.5 % to 98.7 % (per-channel weights; 94.3 % for the plain per-tensor recipe).
+    """
+    if name.startswith(("heads", "inner.classifier")):
+        return False
+    return not (name.endswith("output.dense") and "attention" not in name)
+
+
 def _quantize_int8(module: nn.Module) -> nn.Module:
-    """A copy whose encoder Linear layers compute in int8 (weights int8, activations quantised per batch)."""
-    from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
+    """A copy whose encoder Linear layers compute in int8 (weights per channel, activations per batch)."""
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
     quantized = copy.deepcopy(module)
-    # Only the encoder: the heads are tiny, and fp32 heads keep the scores closest to the reference.
     names = {
-        name: default_dynamic_qconfig
+        name: per_channel_dynamic_qconfig
         for name, sub in quantized.named_modules()
-        if isinstance(sub, nn.Linear) and not name.startswith(("heads", "inner.classifier"))
+        if isinstance(sub, nn.Linear) and _int8_target(name)
     }
     with warnings.catch_warnings():
         # torch marks the quantized-tensor API deprecated in favour of torchao; it is what ships today.

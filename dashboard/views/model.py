@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data, ui
+from dashboard import charts, data, queries, ui
 from dashboard.ranges import RANGES
 
 ctx = ui.context()
@@ -64,25 +64,41 @@ if not ctx.versions:
     ui.empty_state()
 else:
     now = ctx.now()
-    summaries = [data.version_summary(ctx.url, v) for v in ctx.versions]
-    table = pd.DataFrame(
-        [
+    spans = {v: data.version_span(ctx.url, v) for v in ctx.versions}
+    # The shortest range that covers every version's history, so a switch-over is visible.
+    firsts = [first for first, _ in spans.values() if first is not None]
+    needed = now - min(firsts) if firsts else RANGES[0].span
+    span = next((r for r in RANGES if r.span >= needed), RANGES[-1])
+    start, end = span.bounds(now)
+    series = {v: data.series(ctx.url, v, "all", "*", start, end, span.bucket) for v in ctx.versions}
+
+    def _counts(version: str) -> queries.Counts:
+        # The chart's series already hold the counts when they cover the version's history;
+        # only a version older than the longest range needs its own (full) sum.
+        first = spans[version][0]
+        if first is None or first >= start:
+            frame = series[version]
+            return queries.Counts(*(int(frame[s].sum()) for s in queries.SENTIMENTS))
+        return data.version_summary(ctx.url, version).counts
+
+    rows = []
+    for v in ctx.versions:
+        c = _counts(v)
+        rows.append(
             {
-                "version": s.version,
-                "documents": s.counts.volume,
-                "negative": s.counts.negative_rate,
-                "neutral": s.counts.neutral / s.counts.volume if s.counts.volume else None,
-                "positive": s.counts.positive / s.counts.volume if s.counts.volume else None,
-                "first": s.first_minute,
-                "last": s.last_minute,
-                "showing": s.version == ctx.model_version,
+                "version": v,
+                "documents": c.volume,
+                "negative": c.negative_rate,
+                "neutral": c.neutral / c.volume if c.volume else None,
+                "positive": c.positive / c.volume if c.volume else None,
+                "first": spans[v][0],
+                "last": spans[v][1],
+                "showing": v == ctx.model_version,
             }
-            for s in summaries
-        ]
-    )
+        )
     st.subheader("Model versions in the database")
     st.dataframe(
-        table,
+        pd.DataFrame(rows),
         hide_index=True,
         key="model_versions_table",
         column_config={
@@ -98,18 +114,7 @@ else:
             "showing": st.column_config.CheckboxColumn("Shown in dashboard"),
         },
     )
-    # The shortest range that covers every version's history, so a switch-over is visible.
-    firsts = [x.first_minute for x in summaries if x.first_minute is not None]
-    needed = now - min(firsts) if firsts else RANGES[0].span
-    span = next((r for r in RANGES if r.span >= needed), RANGES[-1])
-    start, end = span.bounds(now)
-    per_version = pd.concat(
-        [
-            data.series(ctx.url, v, "all", "*", start, end, span.bucket).assign(version=v)
-            for v in ctx.versions
-        ],
-        ignore_index=True,
-    )
+    per_version = pd.concat([frame.assign(version=v) for v, frame in series.items()], ignore_index=True)
     st.subheader(f"Documents scored per version, {span.label.lower()}")
     st.caption(f"Per {_bucket_words(span.bucket)}, by event time.")
     st.vega_lite_chart(per_version, charts.versions_spec(), width="stretch")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, data, ui
-from dashboard.ranges import RANGES, WINDOWS, window_by_label
+from dashboard import charts, data, queries, ui
+from dashboard.ranges import WINDOWS, window_by_label
 from dashboard.views import common
 
 KINDS = {"topic": "Topics", "ticker": "Tickers", "source": "Sources"}
@@ -39,7 +39,17 @@ min_volume = int(
 now = ctx.now()
 baseline_start, window_start, end = window.bounds(now)
 names = tuple(data.scopes(ctx.url, version, kind))
-ranked = data.movers(ctx.url, version, kind, baseline_start, window_start, end, min_volume)
+# One scan of the rollups, bucketed for the heatmap, serves the ranking too.
+buckets = data.scope_buckets(ctx.url, version, kind, baseline_start, end, window.bucket)
+market = data.counts(ctx.url, version, "all", "*", baseline_start, window_start)
+ranked = queries.rank_movers(
+    buckets,
+    baseline_start=baseline_start,
+    window_start=window_start,
+    end=end,
+    market_rate=market.negative_rate,
+    min_volume=min_volume,
+)
 
 st.subheader(f"Top movers: {KINDS[kind].lower()} by change in negative rate")
 if ranked.empty:
@@ -80,7 +90,7 @@ else:
 
     if kind == "topic" or len(ranked) > 1:
         heat_names = tuple(ranked["scope"].head(20))
-        heat = data.heatmap(ctx.url, version, kind, heat_names, window_start, end, window.bucket)
+        heat = queries.heat_cells(buckets, names=heat_names, start=window_start)
         if not heat.empty:
             st.subheader("Negative rate over the window")
             st.vega_lite_chart(
@@ -103,12 +113,13 @@ if options:
         st.session_state["movers_detail"] = options[0]
     st.divider()
     scope = st.selectbox(f"Detail for {KINDS[kind][:-1].lower()}", options, key="movers_detail")
-    span = next((r for r in RANGES if r.span >= end - baseline_start), RANGES[-1])
-    frame = data.series(ctx.url, version, kind, scope, baseline_start, end, span.bucket)
+    # Figures and series from the same bucketed scan as the ranking: no further queries.
+    frame = queries.scope_series(buckets, scope=scope, start=baseline_start, end=end, bucket=window.bucket)
+    recent = frame["time"] >= window_start
+    summary = queries.Counts(*(int(frame.loc[recent, s].sum()) for s in queries.SENTIMENTS))
+    base = queries.Counts(*(int(frame.loc[~recent, s].sum()) for s in queries.SENTIMENTS))
     markers = data.alert_markers(ctx.url, baseline_start, end, version, kind, scope)
     st.subheader(f"{scope}")
-    summary = data.counts(ctx.url, version, kind, scope, window_start, end)
-    base = data.counts(ctx.url, version, kind, scope, baseline_start, window_start)
     cols = st.columns(3)
     cols[0].metric("Documents in window", f"{summary.volume:,}")
     cols[1].metric(

@@ -256,7 +256,11 @@ def test_pages_render_with_data_in_chromium(server: Server, browser: Any, artifa
         with session_scope(make_sessionmaker(engine)) as session:
             write_scored(session, [_scored_now(i) for i in range(40)])
         engine.dispose()
-        _waiter(driver, 30).until(lambda d: _metric(d, "Documents, last hour") == f"{documents + 40:,}")
+        # The "last hour" window slides while the test runs, so older seeded documents may leave it;
+        # a larger count than before can only come from the new ones arriving by auto-refresh.
+        _waiter(driver, 90).until(
+            lambda d: int((_metric(d, "Documents, last hour") or "0").replace(",", "")) > documents
+        )
 
         # Topics and tickers: the spike tops the movers; its detail and headlines below.
         _open_page(driver, "topics", "Topics and tickers")

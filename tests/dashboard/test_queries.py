@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
+import pandas as pd
 import pytest
 from sqlalchemy import Connection
 
@@ -144,17 +145,40 @@ def test_movers_leave_out_thin_scopes(conn: Connection, seeded: Seeded) -> None:
     ).empty  # fmt: skip
 
 
-def test_heatmap_cells_add_up_to_the_window(conn: Connection, seeded: Seeded) -> None:
+def test_one_bucketed_scan_gives_heatmap_and_detail(conn: Connection, seeded: Seeded) -> None:
     window = WINDOWS[0]
-    _, window_start, end = window.bounds(seeded.now)
-    heat = queries.heatmap(
-        conn, model_version=MAIN_VERSION, kind="topic", names=TOPICS, start=window_start, end=end,
-        bucket=window.bucket,
-    )  # fmt: skip
+    baseline_start, window_start, end = window.bounds(seeded.now)
+    buckets = queries.scope_buckets(
+        conn, model_version=MAIN_VERSION, kind="topic", start=baseline_start, end=end, bucket=window.bucket
+    )
+    # Buckets are counted from the baseline's start, so none straddles the window's start.
+    assert ((buckets["time"] - pd.Timestamp(baseline_start)) % window.bucket == pd.Timedelta(0)).all()
+    heat = queries.heat_cells(buckets, names=TOPICS, start=window_start)
     per_topic = heat.groupby("scope")["volume"].sum().to_dict()
-    want = Counter(m.topic for m in _in(seeded.main(), window_start, end))
-    assert per_topic == dict(want)
-    assert heat["time"].dt.minute.isin(range(0, 60, 5)).all()
+    assert per_topic == dict(Counter(m.topic for m in _in(seeded.main(), window_start, end)))
+    detail = queries.scope_series(
+        buckets, scope=SPIKE_TOPIC, start=baseline_start, end=end, bucket=window.bucket
+    )
+    assert len(detail) == (end - baseline_start) // window.bucket
+    recent = detail["time"] >= window_start
+    want = _counts([m for m in _in(seeded.main(), window_start, end) if m.topic == SPIKE_TOPIC])
+    assert (detail.loc[recent, "negative"].sum(), detail.loc[recent, "volume"].sum()) == (
+        want.negative,
+        want.volume,
+    )
+    # The ranking from these buckets is the ranking movers() gives.
+    market = queries.counts(
+        conn, model_version=MAIN_VERSION, kind="all", scope="*", start=baseline_start, end=window_start
+    )
+    ranked = queries.rank_movers(
+        buckets, baseline_start=baseline_start, window_start=window_start, end=end,
+        market_rate=market.negative_rate,
+    )  # fmt: skip
+    direct = queries.movers(
+        conn, model_version=MAIN_VERSION, kind="topic",
+        baseline_start=baseline_start, window_start=window_start, end=end,
+    )  # fmt: skip
+    pd.testing.assert_frame_equal(ranked, direct)
 
 
 def test_headlines_newest_first_within_the_range(conn: Connection, seeded: Seeded) -> None:
@@ -199,6 +223,7 @@ def test_version_summary(conn: Connection, seeded: Seeded) -> None:
     old = [m for m in seeded.messages if m.model_version == OLD_VERSION]
     info = queries.version_summary(conn, model_version=OLD_VERSION)
     assert info.counts == _counts(old)
+    assert queries.version_span(conn, model_version=OLD_VERSION) == (info.first_minute, info.last_minute)
     assert info.first_minute == min(m.published_at for m in old).replace(second=0)
     assert info.last_minute == max(m.published_at for m in old).replace(second=0)
 

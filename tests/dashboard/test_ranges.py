@@ -40,6 +40,8 @@ def test_windows_put_the_baseline_right_before(window) -> None:
     baseline_start, window_start, end = window.bounds(NOW)
     assert end - window_start == window.span and window_start - baseline_start == window.baseline
     assert NOW < end <= NOW + window.slot and floor_time(end, window.slot) == end
+    # Heatmap buckets counted from the baseline's start never straddle the window's start.
+    assert window.baseline % window.bucket == timedelta(0) and window.span % window.bucket == timedelta(0)
 
 
 def test_lookup_by_label_falls_back() -> None:

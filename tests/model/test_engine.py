@@ -97,7 +97,8 @@ def test_non_string_inputs_are_scored_as_text(reference) -> None:
 def test_precision_choice() -> None:
     cpu = torch.device("cpu")
     assert choose_precision("fp32", cpu) == "fp32"
-    assert choose_precision("auto", cpu) in ("int8", "bf16")
+    assert choose_precision("auto", cpu) in ("fp32", "bf16")
+    assert choose_precision("int8", cpu) == "int8"
     with pytest.raises(ValueError):
         choose_precision("fp16", cpu)
     with pytest.raises(ValueError):
