@@ -2,11 +2,11 @@
 
 ``seed_bench`` writes N documents with one score each through ``INSERT ... SELECT
 generate_series`` (no rows cross the wire), then builds the per-minute rollups with one
-``INSERT ... SELECT ... GROUP BY`` per scope kind, the same rows ``finsent.store`` keeps
-incrementally. The data has a shape worth looking at: 8 sources, 20 topics, 40 tickers,
-per-topic negative rates on a daily wave, and a recent spike (Energy | Oil, XOM) for the
-movers table to find. ``time_pages`` then renders every page (its default view and its
-heaviest choices) with AppTest and times it.
+``INSERT ... SELECT ... GROUP BY`` per scope kind and the hourly rollups with one more from
+those, the same rows ``finsent.store`` keeps incrementally. The data has a shape worth
+looking at: 8 sources, 20 topics, 40 tickers, per-topic negative rates on a daily wave, and
+a recent spike (Energy | Oil, XOM) for the movers table to find. ``time_pages`` then
+renders every page (its default view and its heaviest choices) with AppTest and times it.
 """
 
 from __future__ import annotations
@@ -155,6 +155,12 @@ _ROLLUP_SQL = {
         CROSS JOIN LATERAL (SELECT DISTINCT jsonb_array_elements_text(d.tickers) AS ticker) t
         WHERE s.model_version = :version GROUP BY 1, 3, 4 ORDER BY 4""",
 }
+# The hourly rollups are the minute rollups summed by hour, as finsent.store keeps them.
+_HOURLY_SQL = """
+    INSERT INTO rollups_hourly (model_version, scope_kind, scope, hour, negative, neutral, positive)
+    SELECT model_version, scope_kind, scope, date_trunc('hour', minute),
+           sum(negative), sum(neutral), sum(positive)
+    FROM rollups WHERE model_version = :version GROUP BY 1, 2, 3, 4 ORDER BY 4"""
 
 
 def seed_bench(
@@ -195,10 +201,10 @@ def seed_bench(
             )
         progress(f"documents+scores {hi:,}/{rows:,} ({time.perf_counter() - t0:.0f}s)")
     timings["documents_and_scores"] = time.perf_counter() - t0
-    for kind, sql in _ROLLUP_SQL.items():
+    for kind, sql in [*_ROLLUP_SQL.items(), ("hourly", _HOURLY_SQL)]:
         t1 = time.perf_counter()
         with engine.begin() as conn:
-            # date_trunc follows the session time zone; rollup minutes are UTC minutes.
+            # date_trunc follows the session time zone; rollup minutes and hours are UTC ones.
             conn.execute(text("SET LOCAL timezone = 'UTC'"))
             conn.execute(text("SET LOCAL work_mem = '256MB'"))
             written = conn.execute(text(sql), {"version": version}).rowcount
@@ -209,6 +215,7 @@ def seed_bench(
         conn.execute(text("VACUUM ANALYZE documents"))
         conn.execute(text("VACUUM ANALYZE scores"))
         conn.execute(text("VACUUM ANALYZE rollups"))
+        conn.execute(text("VACUUM ANALYZE rollups_hourly"))
     timings["vacuum_analyze"] = time.perf_counter() - t2
     progress(f"vacuum analyze ({timings['vacuum_analyze']:.0f}s)")
     return timings

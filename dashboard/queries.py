@@ -1,15 +1,17 @@
 """What the dashboard reads: plain SQLAlchemy over a Connection, the same on PostgreSQL and SQLite.
 
-Series, totals and rankings read the per-minute ``rollups`` only, through their primary key
-(model_version, scope_kind, scope, minute), so a year of data costs one index range per scope.
-Raw rows are read for the headline list alone, newest first through the
-(model_version, published_at) index, with a LIMIT. Nothing here knows about Streamlit.
+Series, totals and rankings read the rollups only, through their primary keys
+(model_version, scope_kind, scope, minute or hour), so a year of data costs one index range
+per scope. Whole hours come from ``rollups_hourly`` wherever that gives the same answer as
+the minutes (``_plan``): 60 times fewer rows on long ranges. Raw rows are read for the
+headline list alone, newest first through the (model_version, published_at) index, with a
+LIMIT. Nothing here knows about Streamlit.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -17,26 +19,31 @@ import pandas as pd
 from sqlalchemy import (
     BigInteger,
     Connection,
+    Select,
     and_,
     cast,
     exists,
     func,
     inspect,
     literal,
+    or_,
     select,
     text,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.sql.base import ColumnCollection
 from sqlalchemy.sql.elements import ColumnElement
 
-from finsent.tables import Alert, Document, Rollup, Score, UTCDateTime
+from finsent.tables import Alert, Document, HourlyRollup, Rollup, Score, UTCDateTime
 
 __all__ = [
     "Counts",
     "SENTIMENTS",
     "VersionInfo",
     "alert_markers",
+    "coarsen",
     "counts",
     "firing_alerts",
     "has_alerts",
@@ -59,7 +66,12 @@ log = logging.getLogger(__name__)
 
 SENTIMENTS = ("negative", "neutral", "positive")
 _R = Rollup.__table__.c
+_H = HourlyRollup.__table__.c
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_HOUR = timedelta(hours=1)
+# More minute spans than this in one read (a range with many hour-straddling buckets) and the
+# OR of index ranges costs more to plan than the hourly rows save: read the minutes alone.
+_MAX_MINUTE_SPANS = 200
 
 
 @dataclass(frozen=True)
@@ -138,21 +150,129 @@ def scopes(conn: Connection, *, model_version: str, kind: str) -> list[str]:
     )
 
 
-def _bucket(conn: Connection, bucket: timedelta, origin: datetime = _EPOCH) -> ColumnElement[object]:
-    """The bucket each rollup minute falls in, buckets counted from ``origin`` (UTC; not after the data).
+def _bucket(
+    conn: Connection, bucket: timedelta, origin: datetime = _EPOCH, time: ColumnElement[datetime] = _R.minute
+) -> ColumnElement[object]:
+    """The bucket each rollup's ``time`` falls in, buckets counted from ``origin`` (UTC; not after the data).
 
     A timestamp on PostgreSQL, epoch seconds on SQLite (``_epoch_seconds`` makes both seconds).
     """
     if conn.dialect.name == "postgresql":
         # date_bin (PostgreSQL 14+) stays in timestamps; extract(epoch) is numeric, whose
         # arithmetic per row doubles the cost of a year of minutes.
-        return func.date_bin(literal(bucket), _R.minute, literal(origin, UTCDateTime()), type_=UTCDateTime())
-    # SQLite stores the minute as 'YYYY-MM-DD HH:MM:SS.ffffff' text in UTC. '//' is SQL integer
+        return func.date_bin(literal(bucket), time, literal(origin, UTCDateTime()), type_=UTCDateTime())
+    # SQLite stores the time as 'YYYY-MM-DD HH:MM:SS.ffffff' text in UTC. '//' is SQL integer
     # division (SQLAlchemy 2 renders '/' on integers as true division); it truncates toward
     # zero, hence an origin not after the data.
     seconds = int(bucket.total_seconds())
     base = int((origin - _EPOCH).total_seconds())
-    return ((cast(func.strftime("%s", _R.minute), BigInteger) - base) // seconds) * seconds + base
+    return ((cast(func.strftime("%s", time), BigInteger) - base) // seconds) * seconds + base
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Where a read gets its counts: minute spans from ``rollups``, whole hours from ``rollups_hourly``."""
+
+    minute_spans: tuple[tuple[datetime, datetime], ...]
+    hours: tuple[datetime, datetime] | None = None  # [first, last) whole hours, ...
+    skip_hours: tuple[datetime, ...] = ()  # ... less these, which straddle a bucket boundary
+
+
+def _plan(start: datetime, end: datetime, bucket: timedelta | None, origin: datetime = _EPOCH) -> _Plan:
+    """Split [start, end) between the hourly and the minute rollups so that the sums are the minutes' exactly.
+
+    An hour is read from ``rollups_hourly`` when it lies inside [start, end) and inside one
+    bucket (``bucket`` None: no buckets, a plain total). Buckets that are not whole hours
+    split every hour, so they read minutes only. With whole-hour buckets counted from an
+    origin on the hour, only the partial hours at the ends come from the minutes. With an
+    origin off the hour (the movers windows end on 5 or 15 minute slots and count buckets from
+    the baseline's start), every bucket boundary also falls inside an hour, and that hour is
+    read from the minutes as well.
+    """
+    everything = _Plan(minute_spans=((start, end),))
+    if bucket is not None and (bucket < _HOUR or bucket % _HOUR):
+        return everything
+    first, last = _ceil(start, _HOUR), _floor(end, _HOUR)
+    if first >= last:
+        return everything
+    split: list[datetime] = []  # hours a bucket boundary falls inside
+    if bucket is not None and (origin - _EPOCH) % _HOUR:
+        boundary = origin + -((origin - first) // bucket) * bucket  # the first one at or after ``first``
+        while boundary < last:
+            split.append(_floor(boundary, _HOUR))
+            boundary += bucket
+    if len(split) >= (last - first) // _HOUR:
+        return everything  # no whole hour left
+    spans: list[tuple[datetime, datetime]] = []
+    for lo, hi in [(start, first), *((h, h + _HOUR) for h in split), (last, end)]:
+        if lo >= hi:
+            continue
+        if spans and spans[-1][1] == lo:  # adjacent: one index range
+            spans[-1] = (spans[-1][0], hi)
+        else:
+            spans.append((lo, hi))
+    if len(spans) > _MAX_MINUTE_SPANS:
+        return everything
+    return _Plan(minute_spans=tuple(spans), hours=(first, last), skip_hours=tuple(split))
+
+
+def _floor(moment: datetime, step: timedelta) -> datetime:
+    return _EPOCH + (moment - _EPOCH) // step * step
+
+
+def _ceil(moment: datetime, step: timedelta) -> datetime:
+    return _EPOCH - (_EPOCH - moment) // step * step
+
+
+def _rollup_read(
+    conn: Connection,
+    *,
+    model_version: str,
+    where: Callable[[ColumnCollection], list[ColumnElement[bool]]],
+    start: datetime,
+    end: datetime,
+    bucket: timedelta | None = None,
+    origin: datetime = _EPOCH,
+    by_scope: bool = False,
+) -> Select:
+    """Sums of the rollups matching ``where`` over [start, end), per scope and/or bucket when asked.
+
+    Columns: [scope], [bucket], negative, neutral, positive. The minute and hourly parts
+    (``_plan``) are one UNION ALL summed again, so the read is one statement and one snapshot.
+    """
+    plan = _plan(start, end, bucket, origin)
+    parts: list[Select] = []
+    for c, time, condition in (
+        (_R, _R.minute, _minute_condition(plan)),
+        (_H, _H.hour, _hour_condition(plan)),
+    ):
+        if condition is None:
+            continue
+        keys: list[ColumnElement[object]] = [c.scope] if by_scope else []
+        if bucket is not None:
+            keys.append(_bucket(conn, bucket, origin, time).label("bucket"))
+        part = select(*keys, *_sums(c)).where(c.model_version == model_version, *where(c), condition)
+        parts.append(part.group_by(*keys) if keys else part)
+    if len(parts) == 1:
+        return parts[0]
+    both = union_all(*parts).subquery()
+    keys = [both.c[k] for k in (["scope"] if by_scope else []) + (["bucket"] if bucket is not None else [])]
+    # cast: PostgreSQL's sum of bigints is numeric, which would come back as Decimal.
+    stmt = select(*keys, *(cast(func.sum(both.c[s]), BigInteger).label(s) for s in SENTIMENTS))
+    return stmt.group_by(*keys) if keys else stmt
+
+
+def _minute_condition(plan: _Plan) -> ColumnElement[bool] | None:
+    if not plan.minute_spans:
+        return None
+    return or_(*(and_(_R.minute >= lo, _R.minute < hi) for lo, hi in plan.minute_spans))
+
+
+def _hour_condition(plan: _Plan) -> ColumnElement[bool] | None:
+    if plan.hours is None:
+        return None
+    condition = and_(_H.hour >= plan.hours[0], _H.hour < plan.hours[1])
+    return and_(condition, _H.hour.not_in(plan.skip_hours)) if plan.skip_hours else condition
 
 
 def _epoch_seconds(values: pd.Series) -> pd.Series:
@@ -164,18 +284,23 @@ def _epoch_seconds(values: pd.Series) -> pd.Series:
     return values.astype("int64")
 
 
-def _scope(kind: str, scope: str) -> list[ColumnElement[bool]]:
-    """The conditions selecting one scope's rollups."""
-    # The 'all' kind has the single scope '*'. Leaving the scope out lets PostgreSQL answer from
-    # the partial covering index ix_rollups_all_scope_counts (model_version, minute, counts)
-    # WHERE scope_kind = 'all' with an index-only scan: a year of minutes without heap reads.
-    if kind == "all":
-        return [_R.scope_kind == "all"]
-    return [_R.scope_kind == kind, _R.scope == scope]
+def _scope(kind: str, scope: str) -> Callable[[ColumnCollection], list[ColumnElement[bool]]]:
+    """The conditions selecting one scope's rows of a rollup table (given its columns)."""
+
+    def where(c: ColumnCollection) -> list[ColumnElement[bool]]:
+        # The 'all' kind has the single scope '*'. Leaving the scope out lets PostgreSQL answer
+        # from the partial covering index ix_rollups_all_scope_counts (model_version, minute,
+        # counts) WHERE scope_kind = 'all' with an index-only scan: a year of minutes without
+        # heap reads.
+        if kind == "all":
+            return [c.scope_kind == "all"]
+        return [c.scope_kind == kind, c.scope == scope]
+
+    return where
 
 
-def _sums() -> list[ColumnElement[int]]:
-    return [func.coalesce(func.sum(_R[s]), 0).label(s) for s in SENTIMENTS]
+def _sums(c: ColumnCollection = _R) -> list[ColumnElement[int]]:
+    return [func.coalesce(func.sum(c[s]), 0).label(s) for s in SENTIMENTS]
 
 
 def counts(
@@ -183,12 +308,7 @@ def counts(
 ) -> Counts:
     """Sentiment counts for one scope over [start, end)."""
     row = conn.execute(
-        select(*_sums()).where(
-            _R.model_version == model_version,
-            *_scope(kind, scope),
-            _R.minute >= start,
-            _R.minute < end,
-        )
+        _rollup_read(conn, model_version=model_version, where=_scope(kind, scope), start=start, end=end)
     ).one()
     return Counts(int(row.negative), int(row.neutral), int(row.positive))
 
@@ -204,16 +324,15 @@ def series(
     bucket: timedelta,
 ) -> pd.DataFrame:
     """Counts per bucket over [start, end), every bucket present (empty ones as zeros), with rates."""
-    b = _bucket(conn, bucket).label("bucket")
     rows = conn.execute(
-        select(b, *_sums())
-        .where(
-            _R.model_version == model_version,
-            *_scope(kind, scope),
-            _R.minute >= start,
-            _R.minute < end,
+        _rollup_read(
+            conn,
+            model_version=model_version,
+            where=_scope(kind, scope),
+            start=start,
+            end=end,
+            bucket=bucket,
         )
-        .group_by(b)
     ).all()
     frame = pd.DataFrame(rows, columns=["bucket", *SENTIMENTS])
     first = int((start - _EPOCH) // bucket) * int(bucket.total_seconds())
@@ -265,18 +384,19 @@ def scope_buckets(
     Columns scope, time, negative, neutral, positive (buckets without documents are absent).
     One scan serves both the movers ranking and the heatmap (``rank_movers``, ``heat_cells``).
     """
-    b = _bucket(conn, bucket, origin=start).label("bucket")
     rows = conn.execute(
-        select(_R.scope, b, *_sums())
-        .where(
+        _rollup_read(
+            conn,
+            model_version=model_version,
             # Every scope of the kind, by time range: no list of scopes, which would send PostgreSQL
             # down the primary key one scope at a time, re-reading each minute's page per scope.
-            _R.model_version == model_version,
-            _R.scope_kind == kind,
-            _R.minute >= start,
-            _R.minute < end,
+            where=lambda c: [c.scope_kind == kind],
+            start=start,
+            end=end,
+            bucket=bucket,
+            origin=start,
+            by_scope=True,
         )
-        .group_by(_R.scope, b)
     ).all()
     frame = pd.DataFrame(rows, columns=["scope", "bucket", *SENTIMENTS])
     frame["time"] = pd.to_datetime(_epoch_seconds(frame["bucket"]), unit="s", utc=True)
@@ -341,6 +461,14 @@ def scope_series(
     mine = buckets.loc[buckets["scope"] == scope, ["time", *SENTIMENTS]]
     frame = grid.merge(mine, on="time", how="left").fillna(0).astype({s: "int64" for s in SENTIMENTS})
     return with_rates(frame)[["time", *SENTIMENTS, "volume", "negative_rate", "net_sentiment"]]
+
+
+def coarsen(frame: pd.DataFrame, *, start: datetime, bucket: timedelta) -> pd.DataFrame:
+    """A ``series``-shaped frame re-bucketed to ``bucket`` (a multiple of its own), counted from ``start``."""
+    offset = (frame["time"] - pd.Timestamp(start)) // bucket
+    grouped = frame.assign(time=pd.Timestamp(start) + offset * bucket).groupby("time", as_index=False)
+    out = grouped[list(SENTIMENTS)].sum()
+    return with_rates(out)[["time", *SENTIMENTS, "volume", "negative_rate", "net_sentiment"]]
 
 
 def heat_cells(buckets: pd.DataFrame, *, names: Sequence[str], start: datetime) -> pd.DataFrame:

@@ -1,9 +1,10 @@
-"""Idempotent writes of scored documents, and the per-minute rollups kept beside them.
+"""Idempotent writes of scored documents, and the per-minute and hourly rollups kept beside them.
 
 One call writes one micro-batch in one transaction: documents (first arrival wins), scores
 (one row per document and model version) and rollup increments for exactly the scores that
-were new. Replaying a batch therefore changes nothing, which is what makes at-least-once
-delivery from Kafka safe.
+were new, into ``rollups`` (per minute) and ``rollups_hourly`` (the same counts per hour).
+Replaying a batch therefore changes nothing, which is what makes at-least-once delivery from
+Kafka safe.
 """
 
 from __future__ import annotations
@@ -11,20 +12,21 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Connection, Insert, Table, select, tuple_
+from sqlalchemy import Connection, Insert, Table, func, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from finsent.messages import ScoredMessage, utcnow
-from finsent.tables import Document, Rollup, Score
+from finsent.tables import Document, HourlyRollup, Rollup, Score, UTCDateTime
 
 __all__ = [
     "RollupKey",
     "SENTIMENTS",
     "WriteResult",
-    "existing_score_ids",
+    "hourly_deltas",
     "rebuild_rollups",
     "rollup_deltas",
     "scope_keys",
@@ -33,8 +35,9 @@ __all__ = [
 ]
 
 SENTIMENTS = ("negative", "neutral", "positive")
-RollupKey = tuple[str, str, str, datetime]  # model_version, scope_kind, scope, minute
-_CHUNK = 500  # rows per statement; keeps bind-parameter counts under SQLite's limit
+RollupKey = tuple[str, str, str, datetime]  # model_version, scope_kind, scope, minute (or hour)
+_MINUTE, _HOUR = timedelta(minutes=1), timedelta(hours=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,14 @@ def rollup_deltas(rows: Iterable[ScoredMessage]) -> dict[RollupKey, Counter[str]
     return deltas
 
 
+def hourly_deltas(deltas: dict[RollupKey, Counter[str]]) -> dict[RollupKey, Counter[str]]:
+    """Per-minute increments summed into the UTC hours they fall in."""
+    hours: dict[RollupKey, Counter[str]] = {}
+    for (version, kind, scope, minute), counts in deltas.items():
+        hours.setdefault((version, kind, scope, minute.replace(minute=0)), Counter()).update(counts)
+    return hours
+
+
 def _insert(conn: Connection, table: Table) -> Insert:
     dialect = conn.dialect.name
     if dialect == "postgresql":
@@ -71,23 +82,29 @@ def _insert(conn: Connection, table: Table) -> Insert:
     raise NotImplementedError(f"finsent supports PostgreSQL and SQLite, not {dialect}")
 
 
-def _chunks(items: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def upsert_rollups(conn: Connection, deltas: dict[RollupKey, Counter[str]], *, sign: int = 1) -> None:
-    """Add (or with sign=-1, subtract) counts into the rollup table."""
+    """Add (or with sign=-1, subtract) minute counts into ``rollups`` and their hours into ``rollups_hourly``.
+
+    Both tables change in the caller's transaction, so the hourly rows always equal the sum of
+    their minutes. Minutes go first, then hours, in every caller: the same lock order.
+    """
+    _upsert(conn, Rollup.__table__, "minute", deltas, sign=sign)
+    _upsert(conn, HourlyRollup.__table__, "hour", hourly_deltas(deltas), sign=sign)
+
+
+def _upsert(
+    conn: Connection, table: Table, time_column: str, deltas: dict[RollupKey, Counter[str]], *, sign: int
+) -> None:
+    """Add signed counts into one rollup table, keyed on (version, scope_kind, scope, ``time_column``)."""
     if not deltas:
         return
-    table = Rollup.__table__
     # Sorted keys: concurrent workers lock rollup rows in the same order, so they cannot deadlock.
     rows = [
         {
             "model_version": key[0],
             "scope_kind": key[1],
             "scope": key[2],
-            "minute": key[3],
+            time_column: key[3],
             **{s: sign * counts.get(s, 0) for s in SENTIMENTS},
         }
         for key, counts in sorted(deltas.items())
@@ -96,7 +113,7 @@ def upsert_rollups(conn: Connection, deltas: dict[RollupKey, Counter[str]], *, s
     # SQLAlchemy's insertmanyvalues; a multi-VALUES literal per batch would be compiled every time.
     stmt = _insert(conn, table)
     stmt = stmt.on_conflict_do_update(
-        index_elements=["model_version", "scope_kind", "scope", "minute"],
+        index_elements=["model_version", "scope_kind", "scope", time_column],
         set_={s: table.c[s] + stmt.excluded[s] for s in SENTIMENTS},
     )
     conn.execute(stmt, rows)
@@ -160,24 +177,16 @@ def write_scored(session: Session, items: Sequence[ScoredMessage]) -> WriteResul
     return WriteResult(documents=new_docs, scores=len(inserted))
 
 
-def existing_score_ids(session: Session, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which (document_id, model_version) pairs are already scored: lets replays skip inference."""
-    found: set[tuple[str, str]] = set()
-    table = Score.__table__
-    for chunk in _chunks(list(keys)):
-        cond = tuple_(table.c.document_id, table.c.model_version).in_(list(chunk))
-        found.update((r[0], r[1]) for r in session.execute(select(table.c.document_id, table.c.model_version).where(cond)))
-    return found
-
-
 def rebuild_rollups(session: Session, *, model_version: str, since: datetime, until: datetime) -> int:
-    """Recompute the rollups of one model version for [since, until) from the scores; returns rows written.
+    """Recompute one model version's rollups for [since, until) from the scores; returns minute rows written.
 
     Used after backfills and repairs: the incremental path in ``write_scored`` is exact, but a
-    rebuild makes any range provably consistent with the scores it summarises.
+    rebuild makes any range provably consistent with the scores it summarises. The hourly rows
+    of every hour the range touches, whole or in part, are then summed again from the minutes.
     """
     conn = session.connection()
-    since = since.replace(second=0, microsecond=0)
+    # Whole UTC minutes: every minute row deleted is recomputed from all of its scores.
+    since, until = _floor(since, _MINUTE), _ceil(until, _MINUTE)
     rollups = Rollup.__table__
     conn.execute(
         rollups.delete().where(
@@ -196,5 +205,51 @@ def rebuild_rollups(session: Session, *, model_version: str, since: datetime, un
         minute = published_at.replace(second=0, microsecond=0)
         for kind, scope in scope_keys(source=source, topic=topic, tickers=tickers or []):
             deltas.setdefault((model_version, kind, scope, minute), Counter())[sentiment] += 1
-    upsert_rollups(conn, deltas)
+    _upsert(conn, rollups, "minute", deltas, sign=1)
+    _rebuild_hours(conn, model_version=model_version, since=since, until=until)
     return len(deltas)
+
+
+def _floor(moment: datetime, step: timedelta) -> datetime:
+    """``moment`` rounded down to a whole ``step`` since the epoch, in UTC."""
+    return _EPOCH + (moment - _EPOCH) // step * step
+
+
+def _ceil(moment: datetime, step: timedelta) -> datetime:
+    """``moment`` rounded up to a whole ``step`` since the epoch, in UTC."""
+    return _EPOCH - (_EPOCH - moment) // step * step
+
+
+def _rebuild_hours(conn: Connection, *, model_version: str, since: datetime, until: datetime) -> None:
+    """Replace the hourly rows of every hour that [since, until) touches with the sums of their minutes."""
+    first, last = _floor(since, _HOUR), _ceil(until, _HOUR)
+    minutes, hours = Rollup.__table__.c, HourlyRollup.__table__
+    conn.execute(
+        hours.delete().where(
+            hours.c.model_version == model_version, hours.c.hour >= first, hours.c.hour < last
+        )
+    )
+    hour = _hour_of(conn, minutes.minute).label("hour")
+    conn.execute(
+        hours.insert().from_select(
+            ["model_version", "scope_kind", "scope", "hour", *SENTIMENTS],
+            select(
+                minutes.model_version,
+                minutes.scope_kind,
+                minutes.scope,
+                hour,
+                *(func.sum(minutes[s]) for s in SENTIMENTS),
+            )
+            .where(minutes.model_version == model_version, minutes.minute >= first, minutes.minute < last)
+            .group_by(minutes.model_version, minutes.scope_kind, minutes.scope, hour),
+        )
+    )
+
+
+def _hour_of(conn: Connection, minute: ColumnElement[datetime]) -> ColumnElement[datetime]:
+    """The UTC hour of a stored minute, in the form the ORM stores it (migration 0003 does the same)."""
+    if conn.dialect.name == "postgresql":
+        # Two-argument date_trunc follows the session time zone.
+        return func.date_trunc(literal_column("'hour'"), minute, literal_column("'UTC'"), type_=UTCDateTime())
+    # SQLite keeps UTCDateTime values as 'YYYY-MM-DD HH:MM:SS.ffffff' text and compares them as text.
+    return func.strftime(literal_column("'%Y-%m-%d %H:00:00.000000'"), minute, type_=UTCDateTime())

@@ -30,6 +30,7 @@ __all__ = [
     "AlertEvent",
     "Base",
     "Document",
+    "HourlyRollup",
     "JSONType",
     "NotificationGroup",
     "OutboxMessage",
@@ -140,6 +141,28 @@ class Rollup(Base):
     positive: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (Index("ix_rollups_minute", "model_version", "minute"),)
+
+
+class HourlyRollup(Base):
+    """The per-minute rollups summed by UTC hour, so long windows read 60 times fewer rows.
+
+    Ranking tickers over 7 days against the 28 before reads 35 days of rollups: about a million
+    minute rows on 10 million documents, 60 times fewer hours. Always equal to the sum of
+    ``rollups`` over each hour: ``finsent.store`` writes both in the same transaction, and
+    ``rebuild_rollups`` recomputes the hours it touches from the minutes.
+    """
+
+    __tablename__ = "rollups_hourly"
+
+    model_version: Mapped[str] = mapped_column(String(120), primary_key=True)
+    scope_kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(200), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    negative: Mapped[int] = mapped_column(Integer, default=0)
+    neutral: Mapped[int] = mapped_column(Integer, default=0)
+    positive: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_rollups_hourly_hour", "model_version", "hour"),)
 
 
 

@@ -45,7 +45,7 @@ def _train_table(training: dict[str, Any]) -> str:
             f"label smoothing {t.get('label_smoothing')}, head dropout {m.get('head_dropout')}, "
             f"frozen word embeddings: {m.get('freeze_embeddings')}",
         ),
-        ("class imbalance", f"class weights (inverse frequency)^{t.get('class_weight_power')}"),
+        ("class imbalance", _class_weights(t)),
         ("PEFT", m.get("peft")),
         (
             "selection",
@@ -61,6 +61,15 @@ def _train_table(training: dict[str, Any]) -> str:
         ("wall time", f"{training.get('train_seconds')} s"),
     ]
     return "\n".join(["| setting | value |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows]])
+
+
+def _class_weights(t: dict[str, Any]) -> str:
+    base = t.get("class_weight_power")
+    powers = {task: t.get(f"{task}_class_weight_power") for task in ("sentiment", "topic")}
+    if all(p is None for p in powers.values()):
+        return f"class weights (inverse frequency)^{base}"
+    shown = ", ".join(f"{task} ^{base if p is None else p}" for task, p in powers.items())
+    return f"class weights (inverse frequency)^power: {shown}"
 
 
 def render_card(meta: dict[str, Any], reports: dict[str, Report]) -> str:

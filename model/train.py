@@ -293,6 +293,11 @@ def evaluate_tasks(
     return reports
 
 
+def _weight_power(fargs: FinetuneArguments, task: str) -> float:
+    override = getattr(fargs, f"{task}_class_weight_power", None)
+    return fargs.class_weight_power if override is None else float(override)
+
+
 def _selection_metric(reports: dict[str, Report]) -> float:
     # Model selection on macro-F1, averaged over the heads, so the rare topics and classes count.
     return sum(r.macro_f1 for r in reports.values()) / len(reports) if reports else 0.0
@@ -349,7 +354,7 @@ def train(margs: ModelArguments, dargs: DataArguments, fargs: FinetuneArguments)
         t.train_ids = _tokenize(tokenizer, t.train, margs.max_length, dargs.normalize)
         t.validation_ids = _tokenize(tokenizer, t.validation, margs.max_length, dargs.normalize)
     weights = {
-        t.name: class_weights([e.label for e in t.train], len(t.labels), fargs.class_weight_power)
+        t.name: class_weights([e.label for e in t.train], len(t.labels), _weight_power(fargs, t.name))
         for t in tasks
     }
     losses = {

@@ -169,6 +169,16 @@ class FinetuneArguments:
             "help": "Class weights = (inverse frequency)^power: 0 none, 1 fully balanced, 0.5 square root."
         },
     )
+    sentiment_class_weight_power: Optional[float] = field(
+        default=None,
+        metadata={
+            "help": "Override of class_weight_power for the sentiment head (its metric is weighted F1, "
+            "which reweighting toward the rare classes can lower)."
+        },
+    )
+    topic_class_weight_power: Optional[float] = field(
+        default=None, metadata={"help": "Override of class_weight_power for the topic head."}
+    )
     early_stopping_patience: int = field(
         default=2,
         metadata={

@@ -53,14 +53,16 @@ def ensure_topics(bootstrap: str, topics: Iterable[str], *, partitions: int, rep
 def make_producer(bootstrap: str, **overrides: Any):  # type: ignore[no-untyped-def]
     """A kafka-python producer that only reports success once the broker has the record.
 
-    acks=all with retries; no idempotent producer because Tansu lacks InitProducerId, so
-    duplicates after a retry are possible and consumers write idempotently.
+    acks=all with retries. The idempotent producer (kafka-python 3's default) is switched off: its
+    producer-id state does not survive a broker restart on Tansu and the producer then stalls.
+    Duplicates after a retry are possible instead, and every consumer writes idempotently.
     """
     from kafka import KafkaProducer
 
     config: dict[str, Any] = {
         "bootstrap_servers": bootstrap,
         "acks": "all",
+        "enable_idempotence": False,
         "retries": 10,
         "retry_backoff_ms": 200,
         "linger_ms": 5,

@@ -10,8 +10,9 @@ from dashboard.charts import sentiment_specs
 __all__ = ["HEADLINE_COLUMNS", "headline_table", "sentiment_panel"]
 
 HEADLINE_COLUMNS = ["time", "sentiment", "score", "title", "topic", "tickers", "source", "url"]
-# A coloured mark per sentiment: a pandas Styler would colour the text, at ~1 s per 100 rows.
-_MARKS = {"negative": "🔴 negative", "neutral": "⚪ neutral", "positive": "🟢 positive"}
+# A mark per sentiment, to scan the column by eye: a pandas Styler could colour the text, but
+# costs about a second per 100 rows. Plain symbols, not emoji: every font has them.
+_MARKS = {"negative": "▼ negative", "neutral": "· neutral", "positive": "▲ positive"}
 
 
 def headline_table(frame: pd.DataFrame, *, key: str, height: int | str = "auto") -> None:

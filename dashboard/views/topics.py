@@ -114,10 +114,13 @@ if options:
     st.divider()
     scope = st.selectbox(f"Detail for {KINDS[kind][:-1].lower()}", options, key="movers_detail")
     # Figures and series from the same bucketed scan as the ranking: no further queries.
-    frame = queries.scope_series(buckets, scope=scope, start=baseline_start, end=end, bucket=window.bucket)
-    recent = frame["time"] >= window_start
-    summary = queries.Counts(*(int(frame.loc[recent, s].sum()) for s in queries.SENTIMENTS))
-    base = queries.Counts(*(int(frame.loc[~recent, s].sum()) for s in queries.SENTIMENTS))
+    fine = queries.scope_series(buckets, scope=scope, start=baseline_start, end=end, bucket=window.bucket)
+    recent = fine["time"] >= window_start
+    summary = queries.Counts(*(int(fine.loc[recent, s].sum()) for s in queries.SENTIMENTS))
+    base = queries.Counts(*(int(fine.loc[~recent, s].sum()) for s in queries.SENTIMENTS))
+    # About 120 points for the chart: the scan's buckets merged by a whole factor.
+    factor = max(1, -(-(end - baseline_start) // (120 * window.bucket)))
+    frame = queries.coarsen(fine, start=baseline_start, bucket=factor * window.bucket)
     markers = data.alert_markers(ctx.url, baseline_start, end, version, kind, scope)
     st.subheader(f"{scope}")
     cols = st.columns(3)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import jsonschema
 import pandas as pd
 import pytest
-from altair.vegalite.v6.schema import core
+from altair.vegalite.schema import core  # the Vega-Lite schema of the installed Altair
 
 from dashboard import charts
 from dashboard.queries import with_rates

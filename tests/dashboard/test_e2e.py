@@ -186,10 +186,16 @@ def _grid_rows(driver, index: int = 0) -> list[list[str]]:  # type: ignore[no-un
 
 
 def _shot(driver, artifacts_dir: Path, name: str) -> Path:  # type: ignore[no-untyped-def]
+    """A screenshot of the whole page (the window grown to the content's height for it)."""
     _waiter(driver, 30).until(_settled)
-    time.sleep(0.8)  # charts animate in
+    height = driver.execute_script(
+        "const m = document.querySelector('[data-testid=stMain]'); return m ? m.scrollHeight : 0;"
+    )
+    driver.set_window_size(1600, max(1300, min(int(height or 0) + 120, 6000)))
+    time.sleep(1.0)  # charts re-lay out and animate in
     path = artifacts_dir / f"dashboard-{name}.png"
     driver.save_screenshot(str(path))
+    driver.set_window_size(1600, 1300)
     assert path.stat().st_size > 5_000  # not a blank page
     return path
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -240,3 +241,93 @@ def test_alert_markers_and_firing_count(conn: Connection, seeded: Seeded) -> Non
     )
     assert len(only_topic) == 1
     assert queries.alert_markers(conn, start=start, end=end, model_version=OLD_VERSION).empty
+
+
+_HOUR = timedelta(hours=1)
+_BUCKETS = [timedelta(minutes=15), _HOUR, 2 * _HOUR, 3 * _HOUR, 6 * _HOUR, 12 * _HOUR, timedelta(days=1)]
+
+
+def test_plan_splits_a_range_into_minutes_and_whole_hours_inside_one_bucket() -> None:
+    rng = random.Random(11)
+    base = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    hourly_used = 0
+    for _ in range(150):
+        start = base + timedelta(minutes=rng.randrange(0, 3000))
+        end = start + timedelta(minutes=rng.randrange(0, 2200))
+        bucket = rng.choice([None, *_BUCKETS])
+        origin = rng.choice([queries._EPOCH, start, start - timedelta(minutes=rng.randrange(0, 1440))])
+        plan = queries._plan(start, end, bucket, origin)
+        hours: set[datetime] = set()
+        if plan.hours is not None:
+            hourly_used += 1
+            h = plan.hours[0]
+            while h < plan.hours[1]:
+                if h not in plan.skip_hours:
+                    hours.add(h)
+                h += _HOUR
+        for h in hours:  # a whole hour inside the range and inside one bucket
+            assert start <= h and h + _HOUR <= end
+            if bucket is not None:
+                assert (h - origin) // bucket == (h + _HOUR - timedelta(minutes=1) - origin) // bucket
+        # Every minute of [start, end) is read exactly once: from a minute span or a whole hour.
+        minute = start
+        while minute < end:
+            in_spans = sum(lo <= minute < hi for lo, hi in plan.minute_spans)
+            assert in_spans + (floor_time(minute, _HOUR) in hours) == 1, (start, end, bucket, origin, minute)
+            minute += timedelta(minutes=1)
+    assert hourly_used > 40
+
+
+def _same_frames(hourly: pd.DataFrame, minutes: pd.DataFrame, keys: list[str]) -> None:
+    def tidy(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.sort_values(keys).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(tidy(hourly), tidy(minutes))
+
+
+def test_hourly_rollups_give_the_minute_rollups_answers(
+    conn: Connection, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Random unaligned ranges, buckets and origins: reads using whole hours equal minute-only reads."""
+    rng = random.Random(29)
+
+    def minute_only(start: datetime, end: datetime, *_: object) -> queries._Plan:
+        return queries._Plan(minute_spans=((start, end),))
+
+    cases = []
+    for _ in range(12):
+        start = seeded.now - timedelta(hours=27) + timedelta(minutes=rng.randrange(0, 27 * 60))
+        end = start + timedelta(minutes=rng.randrange(30, 30 * 60), seconds=rng.choice([0, 0, 17]))
+        cases.append((start, end, rng.choice(_BUCKETS)))
+    # The movers windows as the page computes them, at a moment off the hour (15-minute slot).
+    for window in WINDOWS:
+        baseline_start, _, end = window.bounds(seeded.now - timedelta(minutes=7))
+        cases.append((baseline_start, end, window.bucket))
+    hourly_used = 0
+    for start, end, bucket in cases:
+        hourly_used += queries._plan(start, end, bucket, start).hours is not None
+        reads = {
+            "series": lambda: queries.series(
+                conn, model_version=MAIN_VERSION, kind="topic", scope="Macro", start=start, end=end,
+                bucket=bucket,
+            ),
+            "all": lambda: queries.series(
+                conn, model_version=MAIN_VERSION, kind="all", scope="*", start=start, end=end, bucket=bucket
+            ),
+            "tickers": lambda: queries.scope_buckets(
+                conn, model_version=MAIN_VERSION, kind="ticker", start=start, end=end, bucket=bucket
+            ),
+            "counts": lambda: queries.counts(
+                conn, model_version=MAIN_VERSION, kind="source", scope=SOURCES[0], start=start, end=end
+            ),
+        }  # fmt: skip
+        got = {name: read() for name, read in reads.items()}
+        with monkeypatch.context() as patch:
+            patch.setattr(queries, "_plan", minute_only)
+            want = {name: read() for name, read in reads.items()}
+        _same_frames(got["series"], want["series"], ["time"])
+        _same_frames(got["all"], want["all"], ["time"])
+        _same_frames(got["tickers"], want["tickers"], ["scope", "time"])
+        assert got["counts"] == want["counts"]
+        assert got["all"]["volume"].sum() == len(_in(seeded.main(), start, end))
+    assert hourly_used >= 8

@@ -1,15 +1,16 @@
-"""The store writes idempotently and keeps rollups in step, on PostgreSQL and SQLite."""
+"""The store writes idempotently and keeps minute and hourly rollups in step, on PostgreSQL and SQLite."""
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
 from finsent.db import make_engine, make_sessionmaker, session_scope
 from finsent.messages import ScoredMessage
-from finsent.store import rollup_deltas, scope_keys, write_scored
-from finsent.tables import Document, Rollup, Score
+from finsent.store import hourly_deltas, rollup_deltas, scope_keys, write_scored
+from finsent.tables import Document, HourlyRollup, Rollup, Score
 
 T0 = datetime(2026, 3, 2, 14, 30, 12, tzinfo=timezone.utc)
 
@@ -100,4 +101,99 @@ def test_rebuild_rollups_matches_incremental(db_url: str) -> None:
     with session_scope(factory) as s:
         rebuild_rollups(s, model_version="v1", since=T0 - timedelta(hours=1), until=T0 + timedelta(hours=1))
     assert snapshot() == before
+    engine.dispose()
+
+
+def test_hourly_deltas_sum_minutes_into_their_hour() -> None:
+    deltas = rollup_deltas([scored(1), scored(2, minute=20, sentiment="positive"), scored(3, minute=40)])
+    hours = hourly_deltas(deltas)
+    hour = T0.replace(minute=0, second=0)
+    assert hours[("v1", "all", "*", hour)] == {"negative": 1, "positive": 1}
+    assert hours[("v1", "all", "*", hour + timedelta(hours=1))] == {"negative": 1}
+    assert len(hours) == 2 * len(scope_keys(source="wire", topic="Earnings", tickers=["ACME"]))
+
+
+def _minutes_by_hour(factory) -> dict[tuple, tuple[int, int, int]]:  # type: ignore[no-untyped-def]
+    """The minute rollups summed per hour in Python: what rollups_hourly must hold."""
+    sums: dict[tuple, list[int]] = {}
+    with factory() as s:
+        for r in s.execute(select(Rollup)).scalars():
+            key = (r.model_version, r.scope_kind, r.scope, r.minute.replace(minute=0))
+            total = sums.setdefault(key, [0, 0, 0])
+            for i, n in enumerate((r.negative, r.neutral, r.positive)):
+                total[i] += n
+    return {k: tuple(v) for k, v in sums.items()}
+
+
+def _hourly(factory) -> dict[tuple, tuple[int, int, int]]:  # type: ignore[no-untyped-def]
+    with factory() as s:
+        return {
+            (r.model_version, r.scope_kind, r.scope, r.hour): (r.negative, r.neutral, r.positive)
+            for r in s.execute(select(HourlyRollup)).scalars()
+        }
+
+
+def _spread(n: int, *, seed: int, offset: int = 0) -> list[ScoredMessage]:
+    """``n`` documents over about five hours, in two model versions, with mixed tickers and sentiments."""
+    rng = random.Random(seed)
+    return [
+        scored(
+            offset + i,
+            sentiment=rng.choice(("negative", "neutral", "positive")),
+            version=rng.choice(("v1", "v2")),
+            minute=rng.randrange(-40, 260),
+            tickers=rng.sample(("ACME", "XOM", "KO", "TSLA"), rng.randint(0, 2)),
+        )
+        for i in range(n)
+    ]
+
+
+def test_write_keeps_hourly_rollups_equal_to_the_sum_of_minutes(db_url: str) -> None:
+    engine = make_engine(db_url)
+    factory = make_sessionmaker(engine)
+    first, second = _spread(120, seed=1), _spread(80, seed=2, offset=1000)
+    with session_scope(factory) as s:
+        write_scored(s, first)
+    with session_scope(factory) as s:
+        write_scored(s, second + first[:30])  # new documents mixed with a partial replay
+    hourly = _hourly(factory)
+    assert hourly == _minutes_by_hour(factory)
+    assert len({key[3] for key in hourly}) >= 5  # several hours, two versions
+    assert sum(v[0] + v[1] + v[2] for k, v in hourly.items() if k[1] == "all") == 200
+    with session_scope(factory) as s:
+        replay = write_scored(s, first + second)
+    assert replay.scores == 0
+    assert _hourly(factory) == hourly  # a replayed batch adds nothing
+    engine.dispose()
+
+
+def test_rebuild_recomputes_the_hours_it_touches(db_url: str) -> None:
+    from finsent.store import rebuild_rollups
+
+    engine = make_engine(db_url)
+    factory = make_sessionmaker(engine)
+    with session_scope(factory) as s:
+        write_scored(s, _spread(150, seed=3))
+    minutes_before, hourly_before = _minutes_by_hour(factory), _hourly(factory)
+    with session_scope(factory) as s:  # corrupt both tables, everywhere
+        s.execute(Rollup.__table__.update().values(negative=Rollup.negative + 5))
+        s.execute(HourlyRollup.__table__.update().values(positive=HourlyRollup.positive + 7))
+    # A range that starts and ends inside hours: the partial hours are rebuilt from all their minutes.
+    since, until = T0 + timedelta(minutes=13), T0 + timedelta(hours=2, minutes=31, seconds=20)
+    with session_scope(factory) as s:
+        rebuild_rollups(s, model_version="v1", since=since, until=until)
+    hourly = _hourly(factory)
+    first_hour = T0.replace(minute=0, second=0)  # 14:00; since is 14:43:12, until 17:01:32
+    end_hour = first_hour + timedelta(hours=4)
+    touched = {k for k in hourly if k[0] == "v1" and first_hour <= k[3] < end_hour}
+    assert touched and all(hourly[k] == _minutes_by_hour(factory)[k] for k in touched)
+    untouched = set(hourly) - touched
+    assert all(hourly[k][2] == hourly_before[k][2] + 7 for k in untouched)  # outside: left alone
+    with session_scope(factory) as s:  # the whole span, every version: back to the incremental result
+        for version in ("v1", "v2"):
+            rebuild_rollups(
+                s, model_version=version, since=T0 - timedelta(hours=1), until=T0 + timedelta(hours=6)
+            )
+    assert _minutes_by_hour(factory) == minutes_before
+    assert _hourly(factory) == hourly_before
     engine.dispose()

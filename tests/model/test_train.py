@@ -140,6 +140,18 @@ def test_class_weights_follow_inverse_frequency() -> None:
     assert torch.equal(class_weights([0, 1, 1], 2, power=0.0), torch.ones(2))
 
 
+def test_a_task_can_override_the_class_weight_power() -> None:
+    from model.card import _train_table
+    from model.train import _weight_power
+    from model.train_args import FinetuneArguments
+
+    f = FinetuneArguments(output_dir="o", class_weight_power=0.5, sentiment_class_weight_power=0.0)
+    assert _weight_power(f, "sentiment") == 0.0
+    assert _weight_power(f, "topic") == 0.5
+    card = _train_table({"train_args": vars(f)})
+    assert "sentiment ^0.0, topic ^0.5" in card
+
+
 def test_train_help_lists_the_dataclass_arguments() -> None:
     from typer.testing import CliRunner
 
