@@ -89,8 +89,16 @@ def series(
 
 @st.cache_data(ttl=3600, max_entries=128, show_spinner=False)
 def scope_buckets(
-    url: str, model_version: str, kind: str, start: datetime, end: datetime, bucket: timedelta
+    url: str,
+    model_version: str,
+    kind: str,
+    start: datetime,
+    end: datetime,
+    bucket: timedelta,
+    refreshed: datetime | None = None,
 ) -> pd.DataFrame:
+    # ``refreshed`` is only part of the cache key: a new value redoes a read whose end lies ahead.
+    del refreshed
     with engine(url).connect() as conn:
         return queries.scope_buckets(
             conn, model_version=model_version, kind=kind, start=start, end=end, bucket=bucket

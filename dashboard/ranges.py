@@ -51,12 +51,19 @@ class Window:
     baseline: timedelta
     bucket: timedelta  # heatmap columns
     slot: timedelta  # the end is pinned to it, as for ranges
+    # How often a read of the open slot is redone (a cache-key part); the slot when None. Lets a
+    # long window keep an hour slot, so that it reads the hourly rollups only, and still be fresh.
+    refresh: timedelta | None = None
 
     def bounds(self, now: datetime) -> tuple[datetime, datetime, datetime]:
         """(baseline_start, window_start, end), end rounded up to the slot."""
         end = floor_time(now, self.slot) + self.slot
         window_start = end - self.span
         return window_start - self.baseline, window_start, end
+
+    def refreshed(self, now: datetime) -> datetime:
+        """The start of the refresh period ``now`` falls in: reads keyed on it are redone each period."""
+        return floor_time(now, self.refresh or self.slot)
 
 
 _MINUTE = timedelta(minutes=1)
@@ -87,7 +94,8 @@ WINDOWS: tuple[Window, ...] = (
         timedelta(days=7),
         timedelta(days=28),
         timedelta(hours=12),
-        15 * _MINUTE,
+        timedelta(hours=1),  # whole hours: 35 days read from the hourly rollups alone
+        refresh=15 * _MINUTE,
     ),
 )
 

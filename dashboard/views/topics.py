@@ -40,7 +40,9 @@ now = ctx.now()
 baseline_start, window_start, end = window.bounds(now)
 names = tuple(data.scopes(ctx.url, version, kind))
 # One scan of the rollups, bucketed for the heatmap, serves the ranking too.
-buckets = data.scope_buckets(ctx.url, version, kind, baseline_start, end, window.bucket)
+buckets = data.scope_buckets(
+    ctx.url, version, kind, baseline_start, end, window.bucket, refreshed=window.refreshed(now)
+)
 market = data.counts(ctx.url, version, "all", "*", baseline_start, window_start)
 ranked = queries.rank_movers(
     buckets,

@@ -44,6 +44,19 @@ def test_windows_put_the_baseline_right_before(window) -> None:
     assert window.baseline % window.bucket == timedelta(0) and window.span % window.bucket == timedelta(0)
 
 
+def test_the_long_window_reads_whole_hours_and_is_redone_every_refresh_period() -> None:
+    window = WINDOWS[-1]
+    baseline_start, window_start, end = window.bounds(NOW)
+    assert all(floor_time(t, timedelta(hours=1)) == t for t in (baseline_start, window_start, end))
+    period = window.refreshed(NOW)
+    assert period <= NOW < period + timedelta(minutes=15)
+    # Same bounds all hour, but a new cache key every 15 minutes.
+    later = NOW + timedelta(minutes=15)
+    if window.bounds(later) == window.bounds(NOW):
+        assert window.refreshed(later) != period
+    assert WINDOWS[0].refreshed(NOW) == floor_time(NOW, WINDOWS[0].slot)
+
+
 def test_lookup_by_label_falls_back() -> None:
     assert range_by_label("Last 7 days").span == timedelta(days=7)
     assert range_by_label("nonsense").label == "Last 24 hours"
