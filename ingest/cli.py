@@ -315,21 +315,13 @@ def backfill_command(
     from finsent.cli import settings_from
     from finsent.db import make_engine, make_sessionmaker
     from ingest.backfill import BackfillError, BackfillOptions, backfill_files, rescore_documents
-    from model.engine import load_engine
+    from model.engine import load_engine_from_settings
 
     if rescore == (path is not None):
         raise typer.BadParameter("give either PATH or --rescore")
     settings = settings_from()
-    m = settings.model
     # The same inference engine as the worker, so a backfilled score equals a live one.
-    classifier = load_engine(
-        model or m.path,
-        device=m.device,
-        precision=precision or m.precision,
-        max_length=m.max_length,
-        batch_size=m.inference_batch_size,
-        threads=m.threads,
-    )
+    classifier = load_engine_from_settings(settings, path=model, precision=precision)
     url = settings.database.url.get_secret_value()
     engine = make_engine(settings.database)
     factory = make_sessionmaker(engine)

@@ -127,17 +127,9 @@ def classify_command(
     """Score texts: JSONL with sentiment, sentiment_score, topic, topic_score; other fields pass through."""
     from finsent.cli import settings_from
     from model.classify import classify_stream, open_records
-    from model.engine import load_engine
+    from model.engine import load_engine_from_settings
 
-    settings = settings_from().model
-    predictor = load_engine(
-        model or settings.path,
-        device=settings.device,
-        precision=precision or settings.precision,
-        max_length=settings.max_length,
-        batch_size=settings.inference_batch_size,
-        threads=settings.threads,
-    )
+    predictor = load_engine_from_settings(settings_from(), path=model, precision=precision)
     show = sys.stderr.isatty() if progress is None else progress
     try:
         records = open_records(input, input_format, text_field=text_field)

@@ -28,7 +28,17 @@ from model.batching import pad_batch
 from model.classifier import Classifier, Prediction, load
 from model.data import normalize_text
 
-__all__ = ["Agreement", "Engine", "PRECISIONS", "agreement", "choose_precision", "load_engine"]
+__all__ = [
+    "Agreement",
+    "Engine",
+    "PRECISIONS",
+    "RUNTIMES",
+    "agreement",
+    "choose_precision",
+    "choose_runtime",
+    "load_engine",
+    "load_engine_from_settings",
+]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +68,27 @@ def choose_precision(requested: str, device: torch.device) -> str:
     if requested == "bf16" and not _native_bf16_cpu():
         log.warning("bf16 on a CPU without AMX/AVX512-BF16 is emulated and slower than fp32")
     return requested
+
+
+RUNTIMES = ("auto", "torch", "onnx")
+
+
+def choose_runtime(requested: str, device: torch.device, precision: str) -> str:
+    """torch, or ONNX Runtime for fp32/int8 on the CPU ('auto' takes it when it is installed)."""
+    if requested not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {RUNTIMES}, not {requested!r}")
+    from model.onnx_runtime import available
+
+    fits = device.type == "cpu" and precision in ("fp32", "int8")
+    if requested == "onnx":
+        if not fits:
+            raise ValueError(f"the ONNX Runtime backend runs fp32 or int8 on the CPU, not {precision} on {device}")
+        if not available():
+            raise ValueError("runtime 'onnx' needs the onnxruntime package (pip install 'finsent[onnx]')")
+        return "onnx"
+    if requested == "auto" and fits and available():
+        return "onnx"
+    return "torch"
 
 
 def _int8_target(name: str) -> bool:
@@ -107,6 +138,8 @@ class Engine:
         normalize: bool = False,
         card: dict[str, Any] | None = None,
         warmup: bool = True,
+        runtime: str = "torch",
+        onnx_cache: str | Path = "var/onnx",
     ) -> None:
         self.tokenizer = tokenizer
         self.tasks = tasks
@@ -120,12 +153,19 @@ class Engine:
         self.card = card or {}
         self.precision = choose_precision(precision, device)
         self.pad_id = int(tokenizer.pad_token_id or 0)
+        self.runtime = choose_runtime(runtime, device, self.precision)
         module = module.eval()
-        if self.precision == "int8":
-            module = _quantize_int8(module.cpu())
-        elif self.precision in ("bf16", "fp16"):
-            module = copy.deepcopy(module).to(torch.bfloat16 if self.precision == "bf16" else torch.float16)
-        self.module = module.to(device)
+        if self.runtime == "onnx":
+            from model.onnx_runtime import OnnxModule, build_session, export_onnx
+
+            graph = export_onnx(module, list(tasks), onnx_cache, precision=self.precision)
+            self.module: Any = OnnxModule(build_session(graph), list(tasks))
+        else:
+            if self.precision == "int8":
+                module = _quantize_int8(module.cpu())
+            elif self.precision in ("bf16", "fp16"):
+                module = copy.deepcopy(module).to(torch.bfloat16 if self.precision == "bf16" else torch.float16)
+            self.module = module.to(device)
         if warmup:
             self.warmup()
 
@@ -238,20 +278,45 @@ def load_engine(
     batch_size: int = 64,
     threads: int | None = None,
     warmup: bool = True,
+    runtime: str = "torch",
+    onnx_cache: str | Path = "var/onnx",
 ) -> Engine:
     """Load a checkpoint (as :func:`model.classifier.load` does) and wrap it in an engine."""
     classifier = load(path, device=device, max_length=max_length, batch_size=batch_size, threads=threads)
-    engine = Engine.from_classifier(classifier, precision=precision, warmup=warmup)
+    engine = Engine.from_classifier(
+        classifier, precision=precision, warmup=warmup, runtime=runtime, onnx_cache=onnx_cache
+    )
     log.info(
         "engine ready",
         extra={
             "version": engine.version,
             "precision": engine.precision,
+            "runtime": engine.runtime,
             "device": str(engine.device),
             "threads": torch.get_num_threads(),
         },
     )
     return engine
+
+
+def load_engine_from_settings(
+    settings: Any, *, path: str | Path | None = None, precision: str | None = None
+) -> Engine:
+    """The engine finsent's settings describe (``path``/``precision`` override ``settings.model``).
+
+    One place, so the worker, backfill and ``classify`` score a text identically.
+    """
+    m = settings.model
+    return load_engine(
+        path or m.path,
+        device=m.device,
+        precision=precision or m.precision,
+        max_length=m.max_length,
+        batch_size=m.inference_batch_size,
+        threads=m.threads,
+        runtime=m.runtime,
+        onnx_cache=Path(settings.data_dir) / "onnx",
+    )
 
 
 @dataclass(frozen=True)

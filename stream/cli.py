@@ -70,6 +70,7 @@ def bench(
     naive_sample: Annotated[int, typer.Option(help="Texts for the (slow) naive baseline.")] = 300,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
     precision: Annotated[str, typer.Option(help="Engine precision: auto, fp32, int8, bf16, fp16.")] = "auto",
+    runtime: Annotated[str, typer.Option(help="Engine backend: auto, torch, onnx (ONNX Runtime, CPU).")] = "auto",
     model: Annotated[Optional[str], typer.Option(help="Checkpoint (default: FINSENT_MODEL_PATH, the shipped model).")] = None,
     texts: Annotated[Optional[Path], typer.Option(help="CSV/JSONL with a text column (default: simulated news).")] = None,
     pg_admin_url: Annotated[
@@ -97,14 +98,35 @@ def bench(
     model_path = model or settings.model.path
     corpus = bench_texts(max(messages, sample), path=texts)
     sample_texts = [m.text for m in corpus[:sample]]
-    report: dict = {"model": model_path, "device": device, "precision": precision, "sample": len(sample_texts)}
+    import torch
+
+    from model.engine import choose_precision, choose_runtime
+
+    target = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else device.replace("auto", "cpu"))
+    resolved = choose_precision(precision, target)
+    report: dict = {
+        "model": model_path,
+        "device": str(target),
+        "precision": resolved,
+        "runtime": choose_runtime(runtime, target, resolved),
+        "sample": len(sample_texts),
+    }
     typer.echo("naive baseline (2 pipelines, batch 1)...", err=True)
     report["naive_texts_per_s"] = naive_baseline(sample_texts[:naive_sample], model_path, device=device if device != "auto" else "cpu")
     typer.echo("engine...", err=True)
-    report["engine_texts_per_s"] = engine_rate(sample_texts, model_path, device=device, precision=precision)
+    onnx_cache = Path(settings.data_dir) / "onnx"
+    report["engine_texts_per_s"] = engine_rate(
+        sample_texts, model_path, device=device, precision=precision, runtime=runtime, onnx_cache=onnx_cache
+    )
     report["engine_vs_naive"] = report["engine_texts_per_s"] / report["naive_texts_per_s"]
+    if device != "cuda":
+        # The PyTorch fp32 engine (batching, no fused kernels): what the faster backend adds over it.
+        typer.echo("engine, PyTorch fp32...", err=True)
+        report["engine_torch_fp32_texts_per_s"] = engine_rate(
+            sample_texts, model_path, device=device, precision="fp32", runtime="torch"
+        )
     if end_to_end:
-        env = {"FINSENT_MODEL_DEVICE": device, "FINSENT_MODEL_PRECISION": precision}
+        env = {"FINSENT_MODEL_DEVICE": device, "FINSENT_MODEL_PRECISION": precision, "FINSENT_MODEL_RUNTIME": runtime}
         with EmbeddedBroker() as broker:
             typer.echo(f"end to end, full speed, {messages} messages...", err=True)
             with temporary_database(pg_admin_url) as db_url:
@@ -128,11 +150,14 @@ def bench(
 
 def _format_report(r: dict) -> str:
     lines = [
-        f"model {r['model']} on {r['device']} (precision {r['precision']})",
+        f"model {r['model']} on {r['device']} (precision {r['precision']}, runtime {r.get('runtime', 'torch')})",
         f"{'measurement':<40}{'texts/s':>12}{'vs naive':>10}",
         f"{'naive: 2 HF pipelines, batch 1':<40}{r['naive_texts_per_s']:>12.0f}{1.0:>10.1f}",
         f"{'engine: both heads, one pass':<40}{r['engine_texts_per_s']:>12.0f}{r['engine_vs_naive']:>10.1f}",
     ]
+    if "engine_torch_fp32_texts_per_s" in r:
+        torch_rate = r["engine_torch_fp32_texts_per_s"]
+        lines.append(f"{'engine, PyTorch fp32 backend':<40}{torch_rate:>12.0f}{torch_rate / r['naive_texts_per_s']:>10.1f}")
     for key, label in (("end_to_end_full", "end to end, full speed"), ("end_to_end_half", "end to end, half load")):
         if key in r:
             e = r[key]

@@ -109,3 +109,47 @@ def test_load_engine_from_path(tiny_model_path: Path) -> None:
     engine = load_engine(tiny_model_path, device="cpu", precision="int8", threads=1)
     assert engine.precision == "int8" and engine.tasks["topic"][0] == "Analyst Update"
     assert engine.version.startswith("tiny-test@")
+
+
+def test_onnx_runtime_fp32_matches_the_torch_reference(reference, tmp_path: Path) -> None:
+    engine = Engine.from_classifier(reference, precision="fp32", runtime="onnx", onnx_cache=tmp_path, batch_size=3)
+    assert engine.runtime == "onnx"
+    a, b = reference.logits(MIXED), engine.logits(MIXED)
+    for task in a:
+        torch.testing.assert_close(a[task], b[task], atol=1e-4, rtol=1e-3)
+    assert [p.topic for p in engine.predict(MIXED)] == [p.topic for p in reference.predict(MIXED)]
+    assert engine.predict([]) == []
+    # The exported graph is cached by weights: a second engine reuses the file.
+    cached = sorted(tmp_path.glob("*.onnx"))
+    Engine.from_classifier(reference, precision="fp32", runtime="onnx", onnx_cache=tmp_path, warmup=False)
+    assert sorted(tmp_path.glob("*.onnx")) == cached and len(cached) == 1
+
+
+def test_onnx_runtime_int8_stays_close_and_keeps_the_outlier_layers_fp32(reference, tmp_path: Path) -> None:
+    import onnx
+
+    engine = Engine.from_classifier(reference, precision="int8", runtime="onnx", onnx_cache=tmp_path)
+    report = agreement(reference, engine, MIXED * 3)
+    assert report.max_abs_prob_diff["sentiment"] < 0.05 and report.label_agreement["topic"] >= 0.9
+    [graph_file] = tmp_path.glob("*-int8.onnx")
+    nodes = onnx.load(str(graph_file)).graph.node
+    int8 = [n.name for n in nodes if n.op_type in ("MatMulInteger", "DynamicQuantizeMatMul")]
+    fp32 = [n.name for n in nodes if n.op_type in ("MatMul", "Gemm")]
+    assert int8, "no MatMul was quantized"
+    assert any("intermediate" in name for name in int8)
+    assert all("attention" in name or "output/dense" not in name for name in int8)
+    assert any("sentiment" in name for name in fp32) and any("topic" in name for name in fp32)
+
+
+def test_runtime_choice() -> None:
+    from model.engine import choose_runtime
+
+    cpu = torch.device("cpu")
+    assert choose_runtime("auto", cpu, "fp32") == "onnx"  # onnxruntime is a dependency
+    assert choose_runtime("auto", cpu, "bf16") == "torch"
+    assert choose_runtime("torch", cpu, "fp32") == "torch"
+    assert choose_runtime("auto", torch.device("cuda"), "bf16") == "torch"
+    with pytest.raises(ValueError, match="CPU"):
+        choose_runtime("onnx", torch.device("cuda"), "fp16")
+    with pytest.raises(ValueError):
+        choose_runtime("tensorrt", cpu, "fp32")
