@@ -108,7 +108,7 @@ class ModelSettings(_Section):
     )
     device: str = Field(default="auto", description="auto | cpu | cuda | cuda:N")
     max_length: int = Field(default=128, ge=8, le=512, description="Tokens per text; longer text is truncated.")
-    inference_batch_size: int = Field(default=64, ge=1)
+    inference_batch_size: int = Field(default=64, ge=1, description="Texts per forward pass at most.")
     threads: int | None = Field(default=None, ge=1, description="torch intra-op threads; unset = all cores.")
     precision: Literal["auto", "fp32", "int8", "bf16", "fp16"] = Field(
         default="auto",

@@ -19,6 +19,7 @@ import functools
 import logging
 import os
 import sys
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,12 +206,26 @@ def create_app(settings: Settings, predictor: Predictor, sessions: sessionmaker[
         for event in events:
             event.ack()
 
+    async def _score_then_write(records: list[RawRecord], events: list[Any], before: asyncio.Task[None] | None) -> None:
+        try:
+            batch = await processor.prepare(records)
+        except asyncio.CancelledError:
+            raise
+        except BaseException:  # noqa: BLE001 - see module docstring
+            _die()
+        if before is not None:
+            await before  # writes (and acks) stay in input order
+        await _commit_then_ack(batch, events)
+
     @app.agent(raw)
     async def score_news(stream: faust.StreamT[bytes]) -> None:
-        # Two-stage pipeline: batch N is written while batch N+1 is scored. At most one batch
-        # waits for the database, so memory stays bounded when the database is the slow part.
+        # Three stages overlap: batch N+2 is collected while N+1 is scored and N is written.
+        # Faust's take collects only while this loop waits on it, so each batch goes to a task
+        # (score, then write after the batch before it) and the loop returns to take at once.
+        # At most two batches are in flight, so memory stays bounded when the model or the
+        # database is the slow part.
         cfg = settings.stream
-        writing: asyncio.Task[None] | None = None
+        inflight: deque[asyncio.Task[None]] = deque()
         try:
             async for events in stream.noack_take(cfg.max_batch, within=cfg.max_wait_s):
                 records = [
@@ -223,18 +238,14 @@ def create_app(settings: Settings, predictor: Predictor, sessions: sessionmaker[
                     )
                     for e in events
                 ]
-                try:
-                    batch = await processor.prepare(records)
-                except asyncio.CancelledError:
-                    raise
-                except BaseException:  # noqa: BLE001
-                    _die()
-                if writing is not None:
-                    await writing
-                writing = asyncio.ensure_future(_commit_then_ack(batch, list(events)))
+                before = inflight[-1] if inflight else None
+                inflight.append(asyncio.ensure_future(_score_then_write(records, list(events), before)))
+                while len(inflight) > 2 or (inflight and inflight[0].done()):
+                    await inflight.popleft()
         finally:
-            if writing is not None:
-                await asyncio.shield(writing)
+            # A clean stop finishes what is in flight, so nothing scored is left unacked.
+            while inflight:
+                await asyncio.shield(inflight.popleft())
 
     @app.page("/metrics")
     async def _metrics(web: Any, request: Any) -> Any:

@@ -164,6 +164,9 @@ def _format_report(r: dict) -> str:
             lines.append(f"{label:<40}{e['throughput']:>12.0f}{e['throughput'] / r['naive_texts_per_s']:>10.1f}"
                          f"   p50 {e['latency_ms_p50']:.0f} ms  p95 {e['latency_ms_p95']:.0f} ms  p99 {e['latency_ms_p99']:.0f} ms"
                          f"  RSS {e['rss_mb_start']:.0f}->{e['rss_mb_end']:.0f} MB (max {e['rss_mb_max']:.0f})")
+            lines.append(f"{'':<40}{'':>22}   produce->scored p50 {e.get('to_scored_ms_p50', 0):.0f} ms"
+                         f" p95 {e.get('to_scored_ms_p95', 0):.0f} ms; scored->row p50 {e.get('scored_to_row_ms_p50', 0):.0f} ms"
+                         f" p95 {e.get('scored_to_row_ms_p95', 0):.0f} ms")
     if "end_to_end_vs_engine" in r:
         lines.append(f"end to end / engine: {r['end_to_end_vs_engine']:.2f}")
     return "\n".join(lines)
