@@ -37,7 +37,14 @@ def bench_backfill(
         for message in islice(simulate(SCENARIOS["calm"], start=start, seed=11), n):
             fh.write(message.model_dump_json() + "\n")
             texts.append(message.text)
-    engine = load_engine(model_path, precision=precision, threads=threads, batch_size=inference_batch_size)
+    engine = load_engine(
+        model_path,
+        precision=precision,
+        threads=threads,
+        batch_size=inference_batch_size,
+        runtime="auto",
+        onnx_cache=workdir / "onnx",
+    )
 
     t0 = time.perf_counter()
     for i in range(0, n, batch_size):  # the engine alone, in the chunks backfill hands it
@@ -66,6 +73,7 @@ def bench_backfill(
         "texts": n,
         "model_version": engine.version,
         "precision": engine.precision,
+        "runtime": engine.runtime,
         "engine_rate": round(n / predict_s, 1),
         "backfill_rate": round(report.rate, 1),
         "backfill_inference_rate": round(report.inference_rate, 1),
