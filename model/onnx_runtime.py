@@ -27,7 +27,7 @@ __all__ = ["OnnxModule", "available", "build_session", "export_onnx"]
 log = logging.getLogger(__name__)
 
 ONNX_PRECISIONS = ("fp32", "int8")
-_RECIPE = "opset17-bert-eager-masked-v2"  # part of the cache key: change it when the export recipe changes
+_RECIPE = "opset17-bert-eager-masked-v3"  # part of the cache key: change it when the export recipe changes
 
 
 def available() -> bool:
@@ -75,7 +75,9 @@ def _keeps_fp32(node_name: str) -> bool:
 
 
 def _int8_excluded(graph: Any) -> list[str]:
-    return [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm") and _keeps_fp32(n.name)]
+    names = [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm") and _keeps_fp32(n.name)]
+    # The quantizer first rewrites a Gemm (the heads) as "<name>_MatMul" + Add, then matches names.
+    return names + [f"{n.name}_MatMul" for n in graph.node if n.op_type == "Gemm" and _keeps_fp32(n.name)]
 
 
 def export_onnx(
@@ -130,6 +132,9 @@ def export_onnx(
                     str(result),
                     weight_type=QuantType.QInt8,
                     per_channel=True,
+                    # Only the encoder's matrix products: embeddings, LayerNorms and the heads' Gemm
+                    # stay fp32.
+                    op_types_to_quantize=["MatMul", "Attention"],
                     nodes_to_exclude=_int8_excluded(graph),
                     # Fused com.microsoft ops defeat ONNX shape inference; their outputs are fp32.
                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
