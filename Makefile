@@ -28,7 +28,7 @@ test: $(STAMP)  ## all tests (needs PostgreSQL on 127.0.0.1:5432; starts its own
 	$(BIN)/python -m pytest
 
 model: $(STAMP)  ## retrain the shipped model from ../shared/data and print its evaluation
-	$(BIN)/finsent train --config models/finsent-minilm.train.json
+	$(BIN)/finsent train --args-file models/finsent-minilm.train.json
 
 bench: $(STAMP)  ## throughput and latency benchmark (engine vs naive baseline, end to end)
 	$(BIN)/finsent bench
