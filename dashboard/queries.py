@@ -37,6 +37,7 @@ from sqlalchemy.sql.base import ColumnCollection
 from sqlalchemy.sql.elements import ColumnElement
 
 from finsent.tables import Alert, Document, HourlyRollup, Rollup, Score, UTCDateTime
+from finsent.timegrid import EPOCH, ceil_time, floor_time
 
 __all__ = [
     "Counts",
@@ -67,7 +68,6 @@ log = logging.getLogger(__name__)
 SENTIMENTS = ("negative", "neutral", "positive")
 _R = Rollup.__table__.c
 _H = HourlyRollup.__table__.c
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _HOUR = timedelta(hours=1)
 # More minute spans than this in one read (a range with many hour-straddling buckets) and the
 # OR of index ranges costs more to plan than the hourly rows save: read the minutes alone.
@@ -151,7 +151,7 @@ def scopes(conn: Connection, *, model_version: str, kind: str) -> list[str]:
 
 
 def _bucket(
-    conn: Connection, bucket: timedelta, origin: datetime = _EPOCH, time: ColumnElement[datetime] = _R.minute
+    conn: Connection, bucket: timedelta, origin: datetime = EPOCH, time: ColumnElement[datetime] = _R.minute
 ) -> ColumnElement[object]:
     """The bucket each rollup's ``time`` falls in, buckets counted from ``origin`` (UTC; not after the data).
 
@@ -165,7 +165,7 @@ def _bucket(
     # division (SQLAlchemy 2 renders '/' on integers as true division); it truncates toward
     # zero, hence an origin not after the data.
     seconds = int(bucket.total_seconds())
-    base = int((origin - _EPOCH).total_seconds())
+    base = int((origin - EPOCH).total_seconds())
     return ((cast(func.strftime("%s", time), BigInteger) - base) // seconds) * seconds + base
 
 
@@ -178,7 +178,7 @@ class _Plan:
     skip_hours: tuple[datetime, ...] = ()  # ... less these, which straddle a bucket boundary
 
 
-def _plan(start: datetime, end: datetime, bucket: timedelta | None, origin: datetime = _EPOCH) -> _Plan:
+def _plan(start: datetime, end: datetime, bucket: timedelta | None, origin: datetime = EPOCH) -> _Plan:
     """Split [start, end) between the hourly and the minute rollups so that the sums are the minutes' exactly.
 
     An hour is read from ``rollups_hourly`` when it lies inside [start, end) and inside one
@@ -192,14 +192,14 @@ def _plan(start: datetime, end: datetime, bucket: timedelta | None, origin: date
     everything = _Plan(minute_spans=((start, end),))
     if bucket is not None and (bucket < _HOUR or bucket % _HOUR):
         return everything
-    first, last = _ceil(start, _HOUR), _floor(end, _HOUR)
+    first, last = ceil_time(start, _HOUR), floor_time(end, _HOUR)
     if first >= last:
         return everything
     split: list[datetime] = []  # hours a bucket boundary falls inside
-    if bucket is not None and (origin - _EPOCH) % _HOUR:
+    if bucket is not None and (origin - EPOCH) % _HOUR:
         boundary = origin + -((origin - first) // bucket) * bucket  # the first one at or after ``first``
         while boundary < last:
-            split.append(_floor(boundary, _HOUR))
+            split.append(floor_time(boundary, _HOUR))
             boundary += bucket
     if len(split) >= (last - first) // _HOUR:
         return everything  # no whole hour left
@@ -216,14 +216,6 @@ def _plan(start: datetime, end: datetime, bucket: timedelta | None, origin: date
     return _Plan(minute_spans=tuple(spans), hours=(first, last), skip_hours=tuple(split))
 
 
-def _floor(moment: datetime, step: timedelta) -> datetime:
-    return _EPOCH + (moment - _EPOCH) // step * step
-
-
-def _ceil(moment: datetime, step: timedelta) -> datetime:
-    return _EPOCH - (_EPOCH - moment) // step * step
-
-
 def _rollup_read(
     conn: Connection,
     *,
@@ -232,7 +224,7 @@ def _rollup_read(
     start: datetime,
     end: datetime,
     bucket: timedelta | None = None,
-    origin: datetime = _EPOCH,
+    origin: datetime = EPOCH,
     by_scope: bool = False,
 ) -> Select:
     """Sums of the rollups matching ``where`` over [start, end), per scope and/or bucket when asked.
@@ -280,7 +272,7 @@ def _epoch_seconds(values: pd.Series) -> pd.Series:
     if values.empty or pd.api.types.is_integer_dtype(values):
         return values.astype("int64")
     if isinstance(values.iloc[0], datetime):
-        return (pd.to_datetime(values, utc=True) - pd.Timestamp(_EPOCH)) // pd.Timedelta(seconds=1)
+        return (pd.to_datetime(values, utc=True) - pd.Timestamp(EPOCH)) // pd.Timedelta(seconds=1)
     return values.astype("int64")
 
 
@@ -335,9 +327,9 @@ def series(
         )
     ).all()
     frame = pd.DataFrame(rows, columns=["bucket", *SENTIMENTS])
-    first = int((start - _EPOCH) // bucket) * int(bucket.total_seconds())
+    first = int((start - EPOCH) // bucket) * int(bucket.total_seconds())
     step = int(bucket.total_seconds())
-    full = pd.DataFrame({"bucket": range(first, int((end - _EPOCH).total_seconds()), step)})
+    full = pd.DataFrame({"bucket": range(first, int((end - EPOCH).total_seconds()), step)})
     frame["bucket"] = _epoch_seconds(frame["bucket"])
     frame = full.merge(frame, on="bucket", how="left").fillna(0)
     frame["time"] = pd.to_datetime(frame["bucket"], unit="s", utc=True)

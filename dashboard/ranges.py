@@ -9,7 +9,9 @@ auto-refresh interval as their slot (``min_slot``), so each refresh shows new do
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
+
+from finsent.timegrid import floor_time
 
 __all__ = ["RANGES", "Range", "WINDOWS", "Window", "floor_time", "range_by_label", "window_by_label"]
 
@@ -98,16 +100,6 @@ WINDOWS: tuple[Window, ...] = (
         refresh=15 * _MINUTE,
     ),
 )
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def floor_time(moment: datetime, step: timedelta) -> datetime:
-    """``moment`` rounded down to a whole multiple of ``step`` since the Unix epoch (UTC)."""
-    if step <= timedelta(0):
-        return moment
-    return _EPOCH + ((moment.astimezone(timezone.utc) - _EPOCH) // step) * step
-
 
 def range_by_label(label: str | None) -> Range:
     """The range with this label; the 24-hour one for anything unknown."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Insert, Table, func, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,6 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from finsent.messages import ScoredMessage, utcnow
 from finsent.tables import Document, HourlyRollup, Rollup, Score, UTCDateTime
+from finsent.timegrid import ceil_time, floor_time
 
 __all__ = [
     "RollupKey",
@@ -37,7 +38,6 @@ __all__ = [
 SENTIMENTS = ("negative", "neutral", "positive")
 RollupKey = tuple[str, str, str, datetime]  # model_version, scope_kind, scope, minute (or hour)
 _MINUTE, _HOUR = timedelta(minutes=1), timedelta(hours=1)
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,7 @@ def rebuild_rollups(session: Session, *, model_version: str, since: datetime, un
     """
     conn = session.connection()
     # Whole UTC minutes: every minute row deleted is recomputed from all of its scores.
-    since, until = _floor(since, _MINUTE), _ceil(until, _MINUTE)
+    since, until = floor_time(since, _MINUTE), ceil_time(until, _MINUTE)
     rollups = Rollup.__table__
     conn.execute(
         rollups.delete().where(
@@ -210,19 +210,9 @@ def rebuild_rollups(session: Session, *, model_version: str, since: datetime, un
     return len(deltas)
 
 
-def _floor(moment: datetime, step: timedelta) -> datetime:
-    """``moment`` rounded down to a whole ``step`` since the epoch, in UTC."""
-    return _EPOCH + (moment - _EPOCH) // step * step
-
-
-def _ceil(moment: datetime, step: timedelta) -> datetime:
-    """``moment`` rounded up to a whole ``step`` since the epoch, in UTC."""
-    return _EPOCH - (_EPOCH - moment) // step * step
-
-
 def _rebuild_hours(conn: Connection, *, model_version: str, since: datetime, until: datetime) -> None:
     """Replace the hourly rows of every hour that [since, until) touches with the sums of their minutes."""
-    first, last = _floor(since, _HOUR), _ceil(until, _HOUR)
+    first, last = floor_time(since, _HOUR), ceil_time(until, _HOUR)
     minutes, hours = Rollup.__table__.c, HourlyRollup.__table__
     conn.execute(
         hours.delete().where(

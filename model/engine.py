@@ -84,7 +84,7 @@ def choose_runtime(requested: str, device: torch.device, precision: str) -> str:
         if not fits:
             raise ValueError(f"the ONNX Runtime backend runs fp32 or int8 on the CPU, not {precision} on {device}")
         if not available():
-            raise ValueError("runtime 'onnx' needs the onnxruntime package (pip install 'finsent[onnx]')")
+            raise ValueError("runtime 'onnx' needs the onnxruntime package (a finsent dependency)")
         return "onnx"
     if requested == "auto" and fits and available():
         return "onnx"

@@ -67,17 +67,22 @@ def _encoder_config(module: nn.Module) -> tuple[int, int]:
 
 
 def _keeps_fp32(node_name: str) -> bool:
-    """The torch int8 rule (model.engine._int8_target) on exported node names ("/encoder/.../MatMul")."""
-    scope = node_name.strip("/").replace("/", ".")
-    if ".encoder." not in f".{scope}.":
-        return True  # the heads (named by task) and anything else outside the encoder
-    return "output.dense" in scope and "attention" not in scope
+    """The torch int8 rule (``model.engine._int8_target``) on an exported node name.
+
+    "/module/encoder/encoder/layer.0/output/dense/MatMul" is the module path
+    "encoder.encoder.layer.0.output.dense" under the export wrapper; the heads sit outside the
+    encoder ("/module/topic/Gemm").
+    """
+    from model.engine import _int8_target
+
+    path = ".".join(node_name.strip("/").split("/")[1:-1])
+    return not path.startswith("encoder.") or not _int8_target(path)
 
 
 def _int8_excluded(graph: Any) -> list[str]:
-    names = [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm") and _keeps_fp32(n.name)]
+    kept = [n for n in graph.node if n.op_type in ("MatMul", "Gemm") and _keeps_fp32(n.name)]
     # The quantizer first rewrites a Gemm (the heads) as "<name>_MatMul" + Add, then matches names.
-    return names + [f"{n.name}_MatMul" for n in graph.node if n.op_type == "Gemm" and _keeps_fp32(n.name)]
+    return [n.name for n in kept] + [f"{n.name}_MatMul" for n in kept if n.op_type == "Gemm"]
 
 
 def export_onnx(

@@ -15,6 +15,7 @@ from dashboard import queries
 from dashboard.ranges import RANGES, WINDOWS, floor_time
 from finsent.db import make_engine
 from finsent.messages import ScoredMessage
+from finsent.timegrid import EPOCH
 from tests.dashboard.seed import (
     MAIN_VERSION,
     OLD_VERSION,
@@ -255,7 +256,7 @@ def test_plan_splits_a_range_into_minutes_and_whole_hours_inside_one_bucket() ->
         start = base + timedelta(minutes=rng.randrange(0, 3000))
         end = start + timedelta(minutes=rng.randrange(0, 2200))
         bucket = rng.choice([None, *_BUCKETS])
-        origin = rng.choice([queries._EPOCH, start, start - timedelta(minutes=rng.randrange(0, 1440))])
+        origin = rng.choice([EPOCH, start, start - timedelta(minutes=rng.randrange(0, 1440))])
         plan = queries._plan(start, end, bucket, origin)
         hours: set[datetime] = set()
         if plan.hours is not None:
