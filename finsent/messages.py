@@ -10,7 +10,7 @@ import base64
 import hashlib
 import json
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -20,6 +20,7 @@ __all__ = [
     "InvalidMessage",
     "NewsMessage",
     "ScoredMessage",
+    "clean_text",
     "derive_id",
     "normalise_text",
     "parse_raw",
@@ -28,6 +29,17 @@ __all__ = [
 
 _WS = re.compile(r"\s+")
 _TICKER = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
+# C0 controls but tab, newline and carriage return; DEL; lone surrogates. PostgreSQL refuses NUL in
+# text and psycopg2 cannot encode a lone surrogate, so either would fail the whole batch's write.
+_UNSAFE_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# Timestamps outside this range are feed bugs, not news, and a date near year 9999 overflows as soon
+# as it is bucketed or shifted to UTC.
+EARLIEST_PUBLISHED = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MAX_FUTURE_SKEW = timedelta(days=1)
+# The largest dead letter, serialised: under the producers' 1 MB request limit (aiokafka's and
+# kafka-python's default) with room for the record's key and headers.
+DEAD_LETTER_MAX_BYTES = 900_000
+_ERROR_MAX_CHARS = 2_000
 
 
 def utcnow() -> datetime:
@@ -46,9 +58,25 @@ def derive_id(source: str, url: str | None, title: str, body: str) -> str:
     return hashlib.sha256(f"{source}\n{anchor}".encode()).hexdigest()[:32]
 
 
+def clean_text(value: str) -> str:
+    """The text with characters no database column can hold replaced by a space (NUL, controls, lone surrogates)."""
+    return _UNSAFE_CHARS.sub(" ", value)
+
+
 def _as_utc(value: datetime) -> datetime:
     # Naive timestamps from feeds are taken as UTC rather than rejected: feeds omit zones often.
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    try:
+        value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("timestamp out of range") from None
+    return value
+
+
+def _plausible(value: datetime, *, field: str) -> datetime:
+    latest = utcnow() + MAX_FUTURE_SKEW
+    if not EARLIEST_PUBLISHED <= value <= latest:
+        raise ValueError(f"{field} {value.isoformat()} is outside [{EARLIEST_PUBLISHED.date()}, now + {MAX_FUTURE_SKEW}]")
+    return value
 
 
 class NewsMessage(BaseModel):
@@ -67,6 +95,11 @@ class NewsMessage(BaseModel):
     tickers: list[str] = Field(default_factory=list, max_length=50)
     lang: str = Field(default="en", max_length=16)
 
+    @field_validator("id", "source", "title", "body", "url", "lang", mode="before")
+    @classmethod
+    def _clean(cls, value: Any) -> Any:
+        return clean_text(value) if isinstance(value, str) else value
+
     @model_validator(mode="before")
     @classmethod
     def _fill_id(cls, data: Any) -> Any:
@@ -75,13 +108,13 @@ class NewsMessage(BaseModel):
             url = data.get("url")
             fields_ok = all(isinstance(v, str) for v in (source, title, body)) and isinstance(url, (str, type(None)))
             if fields_ok:
-                data = {**data, "id": derive_id(source, data.get("url"), title, body)}
+                data = {**data, "id": derive_id(clean_text(source), url and clean_text(url), clean_text(title), clean_text(body))}
         return data
 
     @field_validator("published_at", "fetched_at")
     @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return _as_utc(value)
+    def _utc(cls, value: datetime, info: Any) -> datetime:
+        return _plausible(_as_utc(value), field=info.field_name)
 
     @field_validator("tickers")
     @classmethod
@@ -128,30 +161,69 @@ class DeadLetter(BaseModel):
     error: str
     payload: str
     payload_encoding: Literal["utf-8", "base64"] = "utf-8"
+    truncated: bool = Field(default=False, description="payload holds only the first bytes of the original")
+    original_size: int | None = None
+    original_sha256: str | None = None
     topic: str | None = None
     partition: int | None = None
     offset: int | None = None
     failed_at: datetime = Field(default_factory=utcnow)
 
     @classmethod
-    def of(cls, raw: bytes, *, reason: str, error: str, **where: Any) -> DeadLetter:
-        """Wrap raw bytes, keeping them readable when they are text."""
+    def of(
+        cls,
+        raw: bytes,
+        *,
+        reason: str,
+        error: str,
+        max_letter_bytes: int = DEAD_LETTER_MAX_BYTES,
+        **where: Any,
+    ) -> DeadLetter:
+        """Wrap raw bytes, readable when they are text; whole, unless the letter would exceed ``max_letter_bytes``.
+
+        Then it keeps the longest prefix that fits, marked ``truncated``; ``original_size`` and
+        ``original_sha256`` always describe the whole original.
+        """
+        summary = {
+            "reason": reason,
+            "error": error[:_ERROR_MAX_CHARS],
+            "original_size": len(raw),
+            "original_sha256": hashlib.sha256(raw).hexdigest(),
+            **where,
+        }
+        kept = raw
+        while True:
+            letter = cls._wrap(kept, truncated=len(kept) < len(raw), **summary)
+            size = len(letter.model_dump_json().encode())
+            if size <= max_letter_bytes or not kept:
+                return letter
+            # Escaping makes the letter larger than the bytes it holds; shrink in proportion, with a margin.
+            kept = kept[: int(len(kept) * max_letter_bytes / size * 0.9)]
+
+    @classmethod
+    def _wrap(cls, kept: bytes, *, truncated: bool, **summary: Any) -> DeadLetter:
         try:
-            return cls(reason=reason, error=error, payload=raw.decode("utf-8"), **where)
+            # A cut inside a multi-byte character would make valid text look binary: decode leniently at the end.
+            text = _decode_prefix(kept) if truncated else kept.decode("utf-8")
+            return cls(payload=text, truncated=truncated, **summary)
         except UnicodeDecodeError:
-            return cls(
-                reason=reason,
-                error=error,
-                payload=base64.b64encode(raw).decode("ascii"),
-                payload_encoding="base64",
-                **where,
-            )
+            return cls(payload=base64.b64encode(kept).decode("ascii"), payload_encoding="base64", truncated=truncated, **summary)
 
     def original(self) -> bytes:
-        """The bytes as they arrived."""
+        """The bytes as they arrived (the first ``max_payload_bytes`` of them when ``truncated``)."""
         if self.payload_encoding == "base64":
             return base64.b64decode(self.payload)
         return self.payload.encode("utf-8")
+
+
+def _decode_prefix(kept: bytes) -> str:
+    """Decode a prefix cut at an arbitrary byte: up to three trailing bytes may be half a character."""
+    for cut in range(4):
+        try:
+            return kept[: len(kept) - cut].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+    raise UnicodeDecodeError("utf-8", kept, 0, len(kept), "not UTF-8 text")
 
 
 class InvalidMessage(ValueError):
@@ -173,6 +245,10 @@ def parse_raw(raw: bytes | None, *, max_bytes: int, max_text_chars: int) -> News
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidMessage("bad_json", str(exc)) from None
+    except RecursionError:
+        raise InvalidMessage("bad_json", "JSON nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer literal over Python's 4,300-digit conversion limit
+        raise InvalidMessage("bad_json", str(exc)[:200]) from None
     if not isinstance(data, dict):
         raise InvalidMessage("not_an_object", f"expected a JSON object, got {type(data).__name__}")
     try:
@@ -182,8 +258,9 @@ def parse_raw(raw: bytes | None, *, max_bytes: int, max_text_chars: int) -> News
             f"{'.'.join(str(p) for p in err['loc']) or 'message'}: {err['msg']}" for err in exc.errors()
         )
         raise InvalidMessage("invalid_fields", problems) from None
-    except (TypeError, ValueError, AttributeError) as exc:  # a validator met a shape it did not expect
-        raise InvalidMessage("invalid_fields", f"{type(exc).__name__}: {exc}") from None
+    except (TypeError, ValueError, AttributeError, ArithmeticError, RecursionError) as exc:
+        # A validator met a shape it did not expect.
+        raise InvalidMessage("invalid_fields", f"{type(exc).__name__}: {str(exc)[:500]}") from None
     if len(message.text) > max_text_chars:
         raise InvalidMessage("oversize_text", f"{len(message.text)} characters > limit {max_text_chars}")
     return message

@@ -131,7 +131,11 @@ class StreamSettings(_Section):
     max_wait_s: float = Field(default=0.2, gt=0, description="Longest wait to fill a micro-batch.")
     max_text_chars: int = Field(default=20_000, ge=1, description="Title+body longer than this is a dead letter.")
     max_payload_bytes: int = Field(default=256_000, ge=1, description="Raw message size limit.")
-    write_retry_max_s: float = Field(default=30.0, gt=0, description="Backoff cap while the database is down.")
+    write_retry_max_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Backoff cap while the database is down: writes resume at most this long after it returns.",
+    )
     web_port: int = Field(default=6066, description="Faust web/metrics port of the worker.")
     publish_scored: bool = Field(default=True, description="Publish scored records to the scored topic.")
 

@@ -44,6 +44,13 @@ _MINUTE, _HOUR = timedelta(minutes=1), timedelta(hours=1)
 class WriteResult:
     documents: int
     scores: int
+    # Items whose id is already stored (or earlier in the batch) with other content: not written.
+    conflicts: tuple[ScoredMessage, ...] = ()
+
+
+def _content(item: ScoredMessage) -> tuple[str, str, str]:
+    """What must match for a repeated id to be a replay rather than a different document."""
+    return (item.source, item.title, item.body)
 
 
 def scope_keys(*, source: str, topic: str | None, tickers: Iterable[str]) -> list[tuple[str, str]]:
@@ -126,11 +133,14 @@ def write_scored(session: Session, items: Sequence[ScoredMessage]) -> WriteResul
     conn = session.connection()
     now = utcnow()
     unique: dict[tuple[str, str], ScoredMessage] = {}
+    documents: dict[str, ScoredMessage] = {}
+    conflicts: list[ScoredMessage] = []
     for item in items:  # a batch may carry the same message twice (producer retry)
+        first = documents.setdefault(item.id, item)
+        if _content(first) != _content(item):
+            conflicts.append(item)
+            continue
         unique.setdefault((item.id, item.model_version), item)
-    batch = list(unique.values())
-
-    documents: dict[str, ScoredMessage] = {i.id: i for i in batch}
     doc_rows = [
         {
             "id": d.id,
@@ -148,7 +158,14 @@ def write_scored(session: Session, items: Sequence[ScoredMessage]) -> WriteResul
         for d in sorted(documents.values(), key=lambda d: d.id)
     ]
     doc_stmt = _insert(conn, Document.__table__).on_conflict_do_nothing(index_elements=["id"])
-    new_docs = len(conn.execute(doc_stmt.returning(Document.__table__.c.id), doc_rows).all())
+    new_ids = {row.id for row in conn.execute(doc_stmt.returning(Document.__table__.c.id), doc_rows)}
+    known = [doc_id for doc_id in documents if doc_id not in new_ids]
+    if known:  # replays are the common case here; an id reused for other content is a conflict
+        stored = _stored_content(conn, known)
+        clashing = {doc_id for doc_id in known if doc_id in stored and stored[doc_id] != _content(documents[doc_id])}
+        conflicts.extend(item for key, item in unique.items() if key[0] in clashing)
+        unique = {key: item for key, item in unique.items() if key[0] not in clashing}
+    batch = list(unique.values())
 
     inserted: set[tuple[str, str]] = set()
     score_rows = [
@@ -171,10 +188,17 @@ def write_scored(session: Session, items: Sequence[ScoredMessage]) -> WriteResul
         .on_conflict_do_nothing(index_elements=["document_id", "model_version"])
         .returning(score_table.c.document_id, score_table.c.model_version)
     )
-    inserted.update((r.document_id, r.model_version) for r in conn.execute(score_stmt, score_rows))
+    if score_rows:
+        inserted.update((r.document_id, r.model_version) for r in conn.execute(score_stmt, score_rows))
 
     upsert_rollups(conn, rollup_deltas(unique[k] for k in inserted))
-    return WriteResult(documents=new_docs, scores=len(inserted))
+    return WriteResult(documents=len(new_ids), scores=len(inserted), conflicts=tuple(conflicts))
+
+
+def _stored_content(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[str, str, str]]:
+    docs = Document.__table__
+    rows = conn.execute(select(docs.c.id, docs.c.source, docs.c.title, docs.c.body).where(docs.c.id.in_(ids)))
+    return {row.id: (row.source, row.title, row.body) for row in rows}
 
 
 def rebuild_rollups(session: Session, *, model_version: str, since: datetime, until: datetime) -> int:

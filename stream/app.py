@@ -20,6 +20,7 @@ import logging
 import os
 import sys
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,7 @@ class BatchProcessor:
     sessions: sessionmaker[Session]
     scored_topic: Any
     dead_letter_topic: Any
+    should_stop: Callable[[], bool] = lambda: False
     _infer: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="infer"))
     _write: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="write"))
 
@@ -82,18 +84,25 @@ class BatchProcessor:
         max_backoff = self.settings.stream.write_retry_max_s
         with metrics.WRITE_SECONDS.time():
             result, rejected = await loop.run_in_executor(
-                self._write, lambda: persist_with_retry(self.sessions, batch.scored, max_backoff_s=max_backoff)
+                self._write,
+                lambda: persist_with_retry(
+                    self.sessions, batch.scored, max_backoff_s=max_backoff, should_stop=self.should_stop
+                ),
             )
         dead = batch.dead
-        for item, error in rejected:
+        conflict_error = "id already stored with other source, title or body; the stored version is kept"
+        for item, reason, error in [
+            *((item, "db_rejected", error) for item, error in rejected),
+            *((item, "id_conflict", conflict_error) for item in result.conflicts),
+        ]:
             record = batch.origin[id(item)]
             dead.append(
                 DeadLetter.of(
-                    record.value or b"", reason="db_rejected", error=error,
+                    record.value or b"", reason=reason, error=error,
                     topic=record.topic, partition=record.partition, offset=record.offset,
                 )
             )  # fmt: skip
-        rejected_ids = {id(item) for item, _ in rejected}
+        rejected_ids = {id(item) for item, _ in rejected} | {id(item) for item in result.conflicts}
         published = [s for s in batch.scored if id(s) not in rejected_ids]
         await self._deliver(published, dead)
         metrics.MESSAGES.labels("scored").inc(len(published))
@@ -187,7 +196,8 @@ def create_app(settings: Settings, predictor: Predictor, sessions: sessionmaker[
     scored = app.topic(settings.kafka.scored_topic, value_type=bytes, key_type=bytes, partitions=settings.kafka.partitions)
     dead = app.topic(settings.kafka.dead_letter_topic, value_type=bytes, key_type=bytes, partitions=settings.kafka.partitions)
     sessions = sessions or make_sessionmaker(make_engine(settings.database))
-    processor = BatchProcessor(settings, predictor, sessions, scored, dead)
+    # Read from the writer thread: a stop request ends the write retry loop during a database outage.
+    processor = BatchProcessor(settings, predictor, sessions, scored, dead, should_stop=lambda: app.should_stop)
     log.info("worker configured", extra={"model_version": predictor.version, "config": settings.redacted()})
 
     def _die(_: BaseException | None = None) -> None:

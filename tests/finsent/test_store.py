@@ -197,3 +197,20 @@ def test_rebuild_recomputes_the_hours_it_touches(db_url: str) -> None:
     assert _minutes_by_hour(factory) == minutes_before
     assert _hourly(factory) == hourly_before
     engine.dispose()
+
+
+def test_an_id_reused_for_other_content_is_a_conflict_not_a_silent_drop(db_url: str) -> None:
+    engine = make_engine(db_url)
+    factory = make_sessionmaker(engine)
+    original = scored(1)
+    rewritten = original.model_copy(update={"title": "A different headline under the same id"})
+    with session_scope(factory) as s:
+        assert write_scored(s, [original]).conflicts == ()
+    with session_scope(factory) as s:
+        replay = write_scored(s, [original, rewritten, scored(2)])
+    assert (replay.documents, replay.scores) == (1, 1)
+    assert [c.title for c in replay.conflicts] == [rewritten.title]
+    with session_scope(factory) as s:  # both versions in one batch: the first wins, the second is reported
+        fresh = write_scored(s, [scored(3), scored(3).model_copy(update={"body": "changed"})])
+    assert (fresh.scores, len(fresh.conflicts)) == (1, 1)
+    engine.dispose()

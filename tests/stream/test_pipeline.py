@@ -81,3 +81,84 @@ def test_writes_wait_for_a_database_that_is_down(tiny_model_path: Path) -> None:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_triage_isolates_whatever_one_record_does() -> None:
+    deep = b'{"source": "s", "title": "t", "published_at": "2026-01-01T00:00:00Z", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    records = [
+        RawRecord(deep, "raw", 0, 1),
+        RawRecord(b'{"source": "s", "title": "t", "published_at": "9999-12-31T23:59:00"}', "raw", 0, 2),
+        RawRecord(b'{"source": "s", "title": "t", "published_at": "2026-01-01T00:00:00Z", "n": ' + b"9" * 5000 + b"}", "raw", 0, 3),
+        RawRecord(b"x" * 5_000_000, "raw", 0, 4),
+        RawRecord(b'{"source": "s", "title": "ok", "published_at": "2026-01-01T00:00:00Z"}', "raw", 0, 5),
+    ]
+    result = triage(records, max_bytes=256_000, max_text_chars=100)
+    assert [m.title for _, m in result.valid] == ["ok"]
+    assert [(d.offset, d.reason) for d in result.dead] == [
+        (1, "bad_json"), (2, "invalid_fields"), (3, "bad_json"), (4, "oversize"),
+    ]  # fmt: skip
+    assert all(len(d.model_dump_json()) < 1_000_000 for d in result.dead)
+
+
+def test_values_the_driver_cannot_bind_are_isolated(pg_url: str, tiny_model_path: Path) -> None:
+    # Validation cleans these; the write path must still never let one row stop the batch.
+    scored = score(load(tiny_model_path), [news(i) for i in range(6)])
+    nul = scored[1].model_copy(update={"title": "NUL \x00 inside"})
+    surrogate = scored[3].model_copy(update={"body": "lone \ud800 surrogate"})
+    batch = [scored[0], nul, scored[2], surrogate, scored[4], scored[5]]
+    engine = make_engine(pg_url)
+    result, rejected = persist_with_retry(make_sessionmaker(engine), batch, max_backoff_s=0.1)
+    assert result.scores == 4
+    assert sorted(item.id for item, _ in rejected) == sorted([nul.id, surrogate.id])
+    engine.dispose()
+
+
+def test_a_system_error_is_not_blamed_on_the_data(pg_url: str, tiny_model_path: Path) -> None:
+    import pytest
+    from sqlalchemy.exc import ProgrammingError
+
+    scored = score(load(tiny_model_path), [news(i) for i in range(4)])
+    engine = make_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE rollups_hourly"))
+    with pytest.raises(ProgrammingError):
+        persist_with_retry(make_sessionmaker(engine), scored, max_backoff_s=0.1)
+    engine.dispose()
+
+
+def test_a_stop_request_ends_the_retry_loop_during_an_outage(tiny_model_path: Path) -> None:
+    import pytest
+
+    from stream.pipeline import Stopping
+
+    url = make_url(ADMIN_URL).set(database="finsent_never_created").render_as_string(hide_password=False)
+    engine = make_engine(url)
+    naps: list[float] = []
+    try:
+        with pytest.raises(Stopping):
+            persist_with_retry(
+                make_sessionmaker(engine), score(load(tiny_model_path), [news(1)]), max_backoff_s=1.0,
+                sleep=naps.append, should_stop=lambda: len(naps) >= 3,
+            )  # fmt: skip
+        assert naps == [0.1, 0.2, 0.4]
+    finally:
+        engine.dispose()
+
+
+def test_backoff_is_capped_so_writes_resume_soon_after_the_database_returns(tiny_model_path: Path) -> None:
+    import pytest
+
+    from stream.pipeline import Stopping
+
+    url = make_url(ADMIN_URL).set(database="finsent_never_created").render_as_string(hide_password=False)
+    engine = make_engine(url)
+    naps: list[float] = []
+    try:
+        with pytest.raises(Stopping):
+            persist_with_retry(
+                make_sessionmaker(engine), score(load(tiny_model_path), [news(1)]), max_backoff_s=1.0,
+                sleep=naps.append, should_stop=lambda: len(naps) >= 8,
+            )  # fmt: skip
+        assert max(naps) == 1.0 and naps[-3:] == [1.0, 1.0, 1.0]
+    finally:
+        engine.dispose()

@@ -236,3 +236,52 @@ def test_worker_postgres_survives_interruption(pg_url: str, setup: dict, tiny_mo
 
 def test_worker_sqlite_survives_sigkill(sqlite_url: str, setup: dict, tiny_model_path: Path) -> None:
     _run_interrupted_flow(sqlite_url, setup["broker"], setup["unique"], setup["tmp"], tiny_model_path, "sigkill")
+
+
+def hostile_messages() -> list[bytes]:
+    """One of each message that used to crash-loop the worker, plus an id reused for other text."""
+    good = {"source": "wire", "published_at": T0.isoformat()}
+    return [
+        json.dumps({**good, "title": "Profit rose\u0000 12%", "url": "https://news.example/nul"}).encode(),
+        json.dumps({**good, "title": "From the far future", "published_at": "9999-12-31T23:59:00"}).encode(),
+        b'{"source": "wire", "title": "deep", "published_at": "2026-11-02T14:00:00+00:00", "x": '
+        + b"[" * 5000 + b"]" * 5000 + b"}",
+        b'{"source": "wire", "title": "digits", "published_at": "2026-11-02T14:00:00+00:00", "n": ' + b"9" * 5000 + b"}",
+        json.dumps({**good, "title": "huge", "body": "z" * 5_000_000}).encode(),
+        json.dumps({**good, "title": "A rewritten headline", "url": "https://news.example/3"}).encode(),  # id of valid #3
+    ]
+
+
+def test_hostile_messages_cost_one_dead_letter_each_never_the_stream(pg_url: str, setup: dict, tiny_model_path: Path) -> None:
+    broker, unique, tmp = setup["broker"], setup["unique"], setup["tmp"]
+    env = _env(pg_url, broker, unique, tmp, tiny_model_path)
+    ensure_topics(broker.bootstrap, [env["FINSENT_KAFKA_RAW_TOPIC"]], partitions=4)
+    good, hostile = valid_messages()[:200], hostile_messages()
+    # The rewrite of #3 comes after #3 itself (same key, same partition); the rest is interleaved.
+    stream = good[:50] + hostile[:5] + good[50:] + hostile[5:]
+    producer = make_producer(broker.bootstrap, compression_type=None, max_request_size=8_000_000)
+    for i, payload in enumerate(stream):
+        producer.send(env["FINSENT_KAFKA_RAW_TOPIC"], key=b"one-partition", value=payload)
+    producer.flush(60)
+    producer.close()
+
+    worker = Worker(env, tmp / "worker.log")
+    try:
+        worker.start()
+        _wait_for_scores(pg_url, 201, 180, worker)  # 200 valid + the NUL headline, cleaned
+        letters = _dead_letters(broker.bootstrap, env["FINSENT_KAFKA_DEAD_LETTER_TOPIC"], 5)
+        assert worker.proc is not None and worker.proc.poll() is None, "the worker died"
+        assert worker.stop() == 0
+    finally:
+        worker.ensure_stopped()
+
+    reasons = sorted(d["reason"] for d in {(d["partition"], d["offset"]): d for d in letters}.values())
+    assert reasons == ["bad_json", "bad_json", "id_conflict", "invalid_fields", "oversize"]
+    huge = next(d for d in letters if d["reason"] == "oversize")
+    assert huge["truncated"] and huge["original_size"] == len(hostile[4])
+    engine = create_engine(pg_url)
+    with engine.connect() as conn:
+        titles = set(conn.execute(select(Document.title)).scalars())
+        assert conn.execute(select(func.count()).select_from(Score.__table__)).scalar_one() == 201
+    engine.dispose()
+    assert "Profit rose  12%" in titles and "A rewritten headline" not in titles
