@@ -23,6 +23,7 @@ __all__ = [
     "dedup_against",
     "dedup_key",
     "default_labels",
+    "label_index",
     "normalize_text",
     "read_examples",
     "read_records",
@@ -73,7 +74,8 @@ def default_labels(task: str) -> list[str]:
     raise ValueError(f"unknown task {task!r}: expected 'sentiment' or 'topic'")
 
 
-def _label_index(raw: object, task: str, labels: Sequence[str]) -> int:
+def label_index(raw: object, task: str, labels: Sequence[str]) -> int:
+    """The index of a file's label in ``labels`` ('Bearish' -> negative's index)."""
     value = str(raw).strip()
     if task == "sentiment":
         value = canonical_sentiment(value) or value
@@ -99,7 +101,7 @@ def read_examples(
     rows = read_records(path)
     if rows and (text_field not in rows[0] or label_field not in rows[0]):
         raise ValueError(f"{path}: needs '{text_field}' and '{label_field}' fields, has {sorted(rows[0])}")
-    examples = [Example(str(r[text_field]), _label_index(r[label_field], task, labels)) for r in rows]
+    examples = [Example(str(r[text_field]), label_index(r[label_field], task, labels)) for r in rows]
     return examples[:limit] if limit is not None else examples
 
 

@@ -27,7 +27,16 @@ import torch
 from torch import nn
 
 from model.batching import bucketed_batches, pad_batch, sorted_batches
-from model.data import Example, dedup_against, dedup_key, default_labels, normalize_text, read_examples
+from model.data import (
+    Example,
+    dedup_against,
+    dedup_key,
+    default_labels,
+    label_index,
+    normalize_text,
+    read_examples,
+    read_records,
+)
 from model.metrics import Report, classification_report
 from model.train_args import DataArguments, FinetuneArguments, ModelArguments, parse_args
 
@@ -40,8 +49,22 @@ STATE_FILE = "state.pt"
 
 
 @dataclass
+class Source:
+    """One training corpus of a task: its name (folder), sampling ratio and rows in the task's train list."""
+
+    name: str
+    weight: float
+    indices: list[int]
+
+
+@dataclass
 class TaskData:
-    """One task's labels, examples and token ids."""
+    """One task's labels, examples and token ids.
+
+    ``validation`` is the primary domain's validation set (the corpus given with its own validation
+    file); ``validation_sets`` holds every domain's, the primary one included, and ``test_sets`` the
+    held-out parts of the corpora split here, read only for the final report.
+    """
 
     name: str
     labels: list[str]
@@ -50,6 +73,11 @@ class TaskData:
     train_ids: list[list[int]] = field(default_factory=list)
     validation_ids: list[list[int]] = field(default_factory=list)
     epoch_fraction: float = 1.0
+    sources: list[Source] = field(default_factory=list)
+    primary_domain: str = ""
+    validation_sets: dict[str, list[Example]] = field(default_factory=dict)
+    validation_sets_ids: dict[str, list[list[int]]] = field(default_factory=dict)
+    test_sets: dict[str, list[Example]] = field(default_factory=dict)
 
 
 @dataclass
@@ -62,6 +90,7 @@ class TrainResult:
     best_metric: float
     train_seconds: float
     history: list[dict[str, Any]]
+    test_reports: dict[str, Report] = field(default_factory=dict)
 
 
 def set_seed(seed: int) -> None:
@@ -109,40 +138,107 @@ def _dedup_within(examples: list[Example]) -> list[Example]:
     return out
 
 
+def corpus_name(path: str | Path) -> str:
+    """A corpus is named by its folder (``tfns-sentiment``, ``sentfin-headlines``, ...)."""
+    return Path(path).resolve().parent.name
+
+
+def _split_corpus(
+    path: str, labels: list[str], data: DataArguments, read: dict[str, Any]
+) -> dict[str, list[Example]]:
+    """A corpus without its own validation file, cut by the fixed rule of ``model.splits``."""
+    from model.splits import assign_splits
+
+    rows = read_records(path)
+    folder = Path(path).parent
+    # The split is decided over every text of the folder, so entity-level files split the same way.
+    texts = [str(r[data.text_field]) for r in rows]
+    for extra in sorted(folder.glob("*.csv")):
+        if extra.resolve() != Path(path).resolve():
+            texts += [str(r.get(data.text_field, "")) for r in read_records(extra)]
+    sides = assign_splits(texts)
+    out: dict[str, list[Example]] = {"train": [], "validation": [], "test": []}
+    for r in rows:
+        side = sides[str(r[data.text_field])]
+        if side == "train" and data.min_agreement == "all" and r.get("agreement", "all") != "all":
+            continue
+        out[side].append(Example(str(r[data.text_field]), label_index(r[data.label_field], "sentiment", labels)))
+    if data.max_train_samples is not None:
+        out["train"] = out["train"][: data.max_train_samples]
+    return out
+
+
 def load_tasks(data: DataArguments) -> list[TaskData]:
-    """Read each task's files; validation rows seen in any training file are dropped."""
+    """Read each task's corpora; validation rows seen in any training file are dropped."""
     files = {
         "sentiment": (data.sentiment_train, data.sentiment_validation),
         "topic": (data.topic_train, data.topic_validation),
     }
+    weights = data.weights()
     read = {"text_field": data.text_field, "label_field": data.label_field}
     tasks: list[TaskData] = []
     for name, (train_file, val_file) in files.items():
-        if not train_file:
+        extra = list(data.sentiment_corpora or []) if name == "sentiment" else []
+        if not train_file and not extra:
             continue
         labels = default_labels(name)
-        train = read_examples(train_file, name, labels, limit=data.max_train_samples, **read)
-        if data.dedup_train:
-            train = _dedup_within(train)
-        val = read_examples(val_file, name, labels, **read) if val_file else []
         fraction = data.sentiment_epoch_fraction if name == "sentiment" else data.topic_epoch_fraction
-        tasks.append(TaskData(name, labels, train, val, epoch_fraction=fraction))
+        task = TaskData(name, labels, [], [], epoch_fraction=fraction)
+        corpora: list[tuple[str, list[Example], list[Example], list[Example]]] = []
+        if train_file:
+            train = read_examples(train_file, name, labels, limit=data.max_train_samples, **read)
+            val = read_examples(val_file, name, labels, **read) if val_file else []
+            corpora.append((corpus_name(train_file), train, val, []))
+        for path in extra:
+            parts = _split_corpus(path, labels, data, read)
+            corpora.append((corpus_name(path), parts["train"], parts["validation"], parts["test"]))
+        for corpus, train, val, test in corpora:
+            if data.dedup_train:
+                train = _dedup_within(train)
+            start = len(task.train)
+            task.train += train
+            task.sources.append(Source(corpus, weights.get(corpus, 1.0), list(range(start, len(task.train)))))
+            if val:
+                task.validation_sets[corpus] = val
+            if test:
+                task.test_sets[corpus] = test
+        task.primary_domain = corpora[0][0]
+        tasks.append(task)
+    unknown = set(weights) - {s.name for t in tasks for s in t.sources}
+    if unknown:
+        raise ValueError(f"--corpus_weights names corpora that are not trained on: {sorted(unknown)}")
     all_train = [e for t in tasks for e in t.train]
     for t in tasks:
-        before = len(t.validation)
-        if data.dedup_validation:
-            t.validation = dedup_against(t.validation, all_train)
-        t.validation = t.validation[: data.max_eval_samples] if data.max_eval_samples else t.validation
-        log.info(
-            "data",
-            extra={
-                "task": t.name,
-                "train": len(t.train),
-                "validation": len(t.validation),
-                "validation_dropped": before - len(t.validation),
-            },
-        )
+        for domain, val in list(t.validation_sets.items()):
+            before = len(val)
+            if data.dedup_validation:
+                val = dedup_against(val, all_train)
+            val = val[: data.max_eval_samples] if data.max_eval_samples else val
+            t.validation_sets[domain] = val
+            log.info(
+                "data",
+                extra={
+                    "task": t.name,
+                    "domain": domain,
+                    "train": sum(len(s.indices) for s in t.sources if s.name == domain),
+                    "validation": len(val),
+                    "validation_dropped": before - len(val),
+                    "test": len(t.test_sets.get(domain, [])),
+                },
+            )
+        t.validation = t.validation_sets.get(t.primary_domain, [])
     return tasks
+
+
+NEWS = "news"
+
+
+def combined_domains(sets: dict[str, list[Example]]) -> dict[str, list[Example]]:
+    """The sets as given, plus their union under ``news`` when there are several."""
+    out = {d: v for d, v in sets.items() if v}
+    if len(out) > 1:
+        out[NEWS] = [e for v in out.values() for e in v]
+    return out
 
 
 def _tokenize(tokenizer: Any, examples: list[Example], max_length: int, normalize: bool) -> list[list[int]]:
@@ -224,17 +320,28 @@ def _param_groups(model: nn.Module, fargs: FinetuneArguments) -> list[dict[str, 
     ]
 
 
+def draw(indices: list[int], weight: float, rng: random.Random) -> list[int]:
+    """``weight`` x len(indices) rows: every row floor(weight) times, plus a fresh random share of the rest."""
+    whole, part = divmod(weight, 1.0)
+    out = indices * int(whole)
+    if part > 0 and indices:
+        out += rng.sample(indices, max(1, round(part * len(indices))))
+    return sorted(out)
+
+
 def epoch_schedule(
     tasks: list[TaskData], batch_size: int, seed: int, epoch: int
 ) -> list[tuple[int, list[int]]]:
-    """All of one epoch's micro-batches as (task index, example indices), the tasks interleaved at random."""
+    """All of one epoch's micro-batches as (task index, example indices), the tasks interleaved at random.
+
+    Each corpus contributes its weight times its size (times the task's epoch fraction), so a small
+    corpus can be seen more often than once per epoch without copying files.
+    """
     rng = random.Random(seed * 1_000_003 + epoch)
     batches: list[tuple[int, list[int]]] = []
     for k, t in enumerate(tasks):
-        subset = list(range(len(t.train_ids)))
-        if t.epoch_fraction < 1.0:
-            # A fresh random subset each epoch: over the run the head still sees all of its corpus.
-            subset = sorted(rng.sample(subset, max(1, round(t.epoch_fraction * len(subset)))))
+        sources = t.sources or [Source(t.name, 1.0, list(range(len(t.train_ids))))]
+        subset = [i for src in sources for i in draw(src.indices, src.weight * t.epoch_fraction, rng)]
         lengths = [len(t.train_ids[i]) for i in subset]
         batches += [(k, [subset[j] for j in b]) for b in bucketed_batches(lengths, batch_size, rng)]
     rng.shuffle(batches)
@@ -266,6 +373,11 @@ def predict_indices(
     return out
 
 
+def report_key(task: TaskData, domain: str) -> str:
+    """``sentiment`` for the primary domain (as before multi-source training), ``sentiment@finentity`` for others."""
+    return task.name if domain == task.primary_domain else f"{task.name}@{domain}"
+
+
 def evaluate_tasks(
     model: nn.Module,
     tasks: list[TaskData],
@@ -275,21 +387,20 @@ def evaluate_tasks(
     device: torch.device,
     autocast: Any,
 ) -> dict[str, Report]:
-    """Validation report per task (tasks without validation data are skipped)."""
+    """Validation report per task and domain (tasks without validation data are skipped)."""
     reports = {}
     for t in tasks:
-        if not t.validation:
-            continue
-        pred = predict_indices(
-            model,
-            t.validation_ids,
-            t.name,
-            pad_id=pad_id,
-            batch_size=batch_size,
-            device=device,
-            autocast=autocast,
-        )
-        reports[t.name] = classification_report([e.label for e in t.validation], pred, t.labels, task=t.name)
+        sets = t.validation_sets or ({t.primary_domain: t.validation} if t.validation else {})
+        for domain, examples in sets.items():
+            if not examples:
+                continue
+            ids = t.validation_sets_ids.get(domain) or t.validation_ids
+            pred = predict_indices(
+                model, ids, t.name, pad_id=pad_id, batch_size=batch_size, device=device, autocast=autocast
+            )
+            reports[report_key(t, domain)] = classification_report(
+                [e.label for e in examples], pred, t.labels, task=t.name
+            )
     return reports
 
 
@@ -299,8 +410,12 @@ def _weight_power(fargs: FinetuneArguments, task: str) -> float:
 
 
 def _selection_metric(reports: dict[str, Report]) -> float:
-    # Model selection on macro-F1, averaged over the heads, so the rare topics and classes count.
-    return sum(r.macro_f1 for r in reports.values()) / len(reports) if reports else 0.0
+    # Model selection on macro-F1, so the rare topics and classes count: averaged over each head's
+    # domains, then over the heads, so tweets and news weigh alike and the heads weigh alike.
+    per_task: dict[str, list[float]] = {}
+    for key, r in reports.items():
+        per_task.setdefault(key.split("@")[0], []).append(r.macro_f1)
+    return sum(sum(v) / len(v) for v in per_task.values()) / len(per_task) if per_task else 0.0
 
 
 def _unwrapped(model: nn.Module) -> nn.Module:
@@ -353,6 +468,9 @@ def train(margs: ModelArguments, dargs: DataArguments, fargs: FinetuneArguments)
     for t in tasks:
         t.train_ids = _tokenize(tokenizer, t.train, margs.max_length, dargs.normalize)
         t.validation_ids = _tokenize(tokenizer, t.validation, margs.max_length, dargs.normalize)
+        t.validation_sets_ids = {
+            d: _tokenize(tokenizer, v, margs.max_length, dargs.normalize) for d, v in t.validation_sets.items()
+        }
     weights = {
         t.name: class_weights([e.label for e in t.train], len(t.labels), _weight_power(fargs, t.name))
         for t in tasks
@@ -572,6 +690,19 @@ def _finish(
         },
         "train_examples": {t.name: len(t.train) for t in tasks},
         "validation_examples": {t.name: len(t.validation) for t in tasks},
+        "corpora": {
+            t.name: [
+                {
+                    "name": src.name,
+                    "weight": src.weight,
+                    "train": len(src.indices),
+                    "validation": len(t.validation_sets.get(src.name, [])),
+                    "test": len(t.test_sets.get(src.name, [])),
+                }
+                for src in t.sources
+            ]
+            for t in tasks
+        },
         "best_epoch": round(state["best_epoch"], 3),
         "steps": state["global_step"],
         "train_seconds": round(train_seconds, 1),
@@ -590,17 +721,33 @@ def _finish(
     classifier = load(
         out_dir, device=fargs.device, max_length=margs.max_length, batch_size=fargs.per_device_eval_batch_size
     )
-    reports = {t.name: evaluate_examples(classifier, t.validation, t.name) for t in tasks if t.validation}
+    reports = {
+        report_key(t, domain): evaluate_examples(classifier, examples, t.name)
+        for t in tasks
+        for domain, examples in (t.validation_sets or {t.primary_domain: t.validation}).items()
+        if examples
+    }
+    tests = {
+        f"{t.name}@{domain}": evaluate_examples(classifier, examples, t.name)
+        for t in tasks
+        for domain, examples in combined_domains(t.test_sets).items()
+    }
+    for t in tasks:  # all news validation sets together, for the card (selection used them one by one)
+        news = combined_domains({d: v for d, v in t.validation_sets.items() if d != t.primary_domain})
+        if len(news) > 2:
+            reports[f"{t.name}@{NEWS}"] = evaluate_examples(classifier, news[NEWS], t.name)
     config_path = out_dir / "config.json"
     config = json.loads(config_path.read_text())
     config["finsent"]["evaluation"] = {k: r.to_dict() for k, r in reports.items()}
+    if tests:
+        config["finsent"]["test_evaluation"] = {k: r.to_dict() for k, r in tests.items()}
     config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     (out_dir / "README.md").write_text(render_card(config["finsent"], reports))
     (out_dir / "eval_results.json").write_text(
         json.dumps({k: r.to_dict() for k, r in reports.items()}, indent=2) + "\n"
     )
     return TrainResult(
-        out_dir, reports, state["best_epoch"], state["best_metric"], train_seconds, state["history"]
+        out_dir, reports, state["best_epoch"], state["best_metric"], train_seconds, state["history"], tests
     )
 
 

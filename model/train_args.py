@@ -79,6 +79,29 @@ class DataArguments:
         default=None, metadata={"help": "Sentiment training file (text,label)."}
     )
     sentiment_validation: Optional[str] = field(default=None, metadata={"help": "Sentiment validation file."})
+    sentiment_corpora: Optional[list[str]] = field(
+        default=None,
+        metadata={
+            "help": "More sentiment corpora (CSV text,label[,agreement]) without a split of their own, e.g. the "
+            "news sets. Each is a domain named by its folder, split by the fixed near-duplicate-aware rule "
+            "(model/splits.py): its train part trains, its validation part is reported and selects, its test "
+            "part is read once, for the model card."
+        },
+    )
+    corpus_weights: Optional[list[str]] = field(
+        default=None,
+        metadata={
+            "help": "Sampling ratio per corpus as NAME=WEIGHT (NAME = folder name): each epoch draws WEIGHT x its "
+            "size from it (2 = every example twice, 0.5 = a fresh half). Default 1 for each."
+        },
+    )
+    min_agreement: str = field(
+        default="any",
+        metadata={
+            "help": "Rows of the news corpora to train on: 'any', or 'all' for only those whose entities all "
+            "carry the one label (the strict subset; see each corpus's PROVENANCE.md)."
+        },
+    )
     topic_train: Optional[str] = field(default=None, metadata={"help": "Topic training file (text,label)."})
     topic_validation: Optional[str] = field(default=None, metadata={"help": "Topic validation file."})
     text_field: str = field(default="text", metadata={"help": "Text column / JSON field."})
@@ -117,12 +140,32 @@ class DataArguments:
         for name in ("sentiment_epoch_fraction", "topic_epoch_fraction"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1]")
-        if not self.sentiment_train and not self.topic_train:
-            raise ValueError("give at least one of --sentiment_train and --topic_train")
+        if not self.sentiment_train and not self.topic_train and not self.sentiment_corpora:
+            raise ValueError("give at least one of --sentiment_train, --sentiment_corpora and --topic_train")
         for name in ("sentiment_train", "sentiment_validation", "topic_train", "topic_validation"):
             value = getattr(self, name)
             if value and not Path(value).is_file():
                 raise ValueError(f"--{name}: no such file {value!r}")
+        for value in self.sentiment_corpora or []:
+            if not Path(value).is_file():
+                raise ValueError(f"--sentiment_corpora: no such file {value!r}")
+        if self.min_agreement not in ("any", "all"):
+            raise ValueError(f"min_agreement must be 'any' or 'all', not {self.min_agreement!r}")
+        self.weights()  # fails early on a malformed NAME=WEIGHT
+
+    def weights(self) -> dict[str, float]:
+        """Sampling ratio per corpus name (the folder name of its file)."""
+        out: dict[str, float] = {}
+        for item in self.corpus_weights or []:
+            name, sep, value = item.partition("=")
+            try:
+                weight = float(value)
+            except ValueError:
+                weight = -1.0
+            if not sep or not name or weight <= 0:
+                raise ValueError(f"--corpus_weights: expected NAME=WEIGHT with WEIGHT > 0, not {item!r}")
+            out[name] = weight
+        return out
 
 
 @dataclass
