@@ -51,7 +51,7 @@ def _message(
     score: float = 0.9,
 ) -> ScoredMessage:
     return ScoredMessage(
-        id=f"doc-{version[:6]}-{i:06d}",
+        id=f"doc-{version.rpartition('@')[2]}-{i:06d}",  # distinct per version: the store refuses an id reused for other content
         source=source,
         kind="comment" if source == "stocktwits" else "news",
         title=title,
