@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from alerts.counts import RollupReader, floor_minute
-from alerts.detect import SpikeStats
-from alerts.evaluate import evaluate_rules
-from alerts.rules import AlertsConfig
-from alerts.state import Action, decide
+from finsent.alerts.counts import RollupReader, floor_minute
+from finsent.alerts.detect import SpikeStats
+from finsent.alerts.evaluate import evaluate_rules
+from finsent.alerts.rules import AlertsConfig
+from finsent.alerts.state import Action, decide
 
 __all__ = ["BacktestAlert", "backtest"]
 

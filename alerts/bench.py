@@ -165,9 +165,9 @@ def seed(engine: Engine, spec: BenchSpec) -> dict[str, float]:
 
 
 def _time_cycles(url: str, spec: BenchSpec) -> dict[str, Any]:
-    from alerts.counts import RollupReader
-    from alerts.rules import load_config
-    from alerts.wiring import build_cycle
+    from finsent.alerts.counts import RollupReader
+    from finsent.alerts.rules import load_config
+    from finsent.alerts.wiring import build_cycle
     from finsent.db import make_engine, make_sessionmaker
     from finsent.settings import AlertSettings
     from finsent.tables import Rollup
@@ -206,7 +206,7 @@ def run_bench(
     server_url: str, spec: BenchSpec, *, keep: bool = False, progress: Callable[[str], None] = lambda _: None
 ) -> dict[str, Any]:
     """Create a database, seed it, time the cycles, drop it (unless ``keep``); returns the figures."""
-    import migrations
+    from finsent import migrations
     from finsent.db import make_engine
     from finsent.settings import DatabaseSettings
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 if TYPE_CHECKING:
-    from alerts.operations import AlertView, SilenceView
+    from finsent.alerts.operations import AlertView, SilenceView
     from finsent.settings import Settings
 
 __all__ = ["alerts_app", "register"]
@@ -51,7 +51,7 @@ def _now() -> datetime:
 
 def _when(value: str) -> datetime:
     """ISO date/time (UTC unless it says otherwise), or a duration ago such as 2h or 7d."""
-    from alerts.rules import parse_duration
+    from finsent.alerts.rules import parse_duration
 
     try:
         return _now() - parse_duration(value)
@@ -92,8 +92,8 @@ def run(
     once: Annotated[bool, typer.Option("--once", help="One evaluation and one dispatch, then exit (for cron).")] = False,
 ) -> None:
     """Evaluate the rules every FINSENT_ALERTS_INTERVAL_S seconds and send notifications, until SIGTERM."""
-    from alerts.scheduler import run_forever
-    from alerts.wiring import build_cycle
+    from finsent.alerts.scheduler import run_forever
+    from finsent.alerts.wiring import build_cycle
 
     settings = _settings()
     cycle = build_cycle(settings.alerts, _factory(settings), rules_path=rules, model_version=model_version)
@@ -120,7 +120,7 @@ def list_(
     """Alerts, firing first (flags: A = acknowledged, S = silenced)."""
     from dataclasses import asdict
 
-    from alerts.operations import list_alerts
+    from finsent.alerts.operations import list_alerts
 
     settings = _settings()
     with _factory(settings)() as session:
@@ -146,7 +146,7 @@ def list_(
 @alerts_app.command("show")
 def show(alert_id: Annotated[int, typer.Argument(help="Alert id.")]) -> None:
     """One alert and its history."""
-    from alerts.operations import alert_history, get_alert
+    from finsent.alerts.operations import alert_history, get_alert
 
     settings = _settings()
     with _factory(settings)() as session:
@@ -170,7 +170,7 @@ def ack_(
     comment: Annotated[str, typer.Option("--comment")] = "",
 ) -> None:
     """Acknowledge a firing alert: it stops notifying (no repeats, no resolve notice)."""
-    from alerts.operations import ack
+    from finsent.alerts.operations import ack
     from finsent.db import session_scope
 
     settings = _settings()
@@ -193,8 +193,8 @@ def silence_(
     comment: Annotated[str, typer.Option("--comment")] = "",
 ) -> None:
     """Mute notifications for matching alerts for a while (an alert id, or --match matchers)."""
-    from alerts.operations import silence, silence_alert
-    from alerts.rules import parse_duration
+    from finsent.alerts.operations import silence, silence_alert
+    from finsent.alerts.rules import parse_duration
     from finsent.db import session_scope
 
     if (alert_id is None) == (not match):
@@ -221,7 +221,7 @@ def unsilence_(
     by: ByOption = None,
 ) -> None:
     """Expire a silence now."""
-    from alerts.operations import unsilence
+    from finsent.alerts.operations import unsilence
     from finsent.db import session_scope
 
     settings = _settings()
@@ -236,7 +236,7 @@ def unsilence_(
 @alerts_app.command("silences")
 def silences(all_: Annotated[bool, typer.Option("--all", help="Include expired silences.")] = False) -> None:
     """Silences in force or scheduled."""
-    from alerts.operations import list_silences
+    from finsent.alerts.operations import list_silences
 
     settings = _settings()
     with _factory(settings)() as session:
@@ -250,8 +250,8 @@ def silences(all_: Annotated[bool, typer.Option("--all", help="Include expired s
 @alerts_app.command("check")
 def check(rules: RulesOption = None) -> None:
     """Validate a rules file and print the rules, routes and receivers it defines."""
-    from alerts.errors import RulesError
-    from alerts.rules import load_config
+    from finsent.alerts.errors import RulesError
+    from finsent.alerts.rules import load_config
 
     settings = _settings()
     try:
@@ -272,9 +272,9 @@ def backtest_(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List what the rules would have fired over stored history (nothing is written or sent)."""
-    from alerts.backtest import backtest
-    from alerts.cycle import active_model_version
-    from alerts.rules import load_config, parse_duration
+    from finsent.alerts.backtest import backtest
+    from finsent.alerts.cycle import active_model_version
+    from finsent.alerts.rules import load_config, parse_duration
 
     settings = _settings()
     config = load_config(rules or settings.alerts.rules_file)
@@ -325,7 +325,7 @@ def bench(
     keep: Annotated[bool, typer.Option("--keep", help="Keep the bench database afterwards.")] = False,
 ) -> None:
     """Seed a fresh PostgreSQL database with ROWS scored documents and time evaluation cycles (target < 200 ms)."""
-    from alerts.bench import BenchSpec, run_bench
+    from finsent.alerts.bench import BenchSpec, run_bench
 
     settings = _settings()
     url = database_url or settings.database.url.get_secret_value()

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from alerts.detect import Counts
+from finsent.alerts.detect import Counts
 from finsent.store import SENTIMENTS
 from finsent.tables import Rollup
 

@@ -16,13 +16,13 @@ from pathlib import Path
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.counts import RollupReader
-from alerts.dispatch import Dispatcher, resolve_integrations
-from alerts.errors import RulesError
-from alerts.evaluate import evaluate_rules
-from alerts.outbox import DeliveryReport
-from alerts.rules import AlertsConfig, load_config
-from alerts.state import Transition, apply_observations
+from finsent.alerts.counts import RollupReader
+from finsent.alerts.dispatch import Dispatcher, resolve_integrations
+from finsent.alerts.errors import RulesError
+from finsent.alerts.evaluate import evaluate_rules
+from finsent.alerts.outbox import DeliveryReport
+from finsent.alerts.rules import AlertsConfig, load_config
+from finsent.alerts.state import Transition, apply_observations
 from finsent.db import session_scope
 from finsent.messages import utcnow
 from finsent.settings import AlertSettings

@@ -21,13 +21,13 @@ from typing import Any
 from sqlalchemy import false, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.headlines import top_headlines
-from alerts.matchers import Matcher, parse_matcher
-from alerts.notify import Notifier
-from alerts.outbox import DeliveryReport, RetryPolicy, deliver_due, enqueue
-from alerts.render import Notice, NoticeAlert, render_email, render_slack
-from alerts.routing import RouteNode, build_tree, group_key, group_labels, inhibited, match_routes, silenced
-from alerts.rules import AlertsConfig
+from finsent.alerts.headlines import top_headlines
+from finsent.alerts.matchers import Matcher, parse_matcher
+from finsent.alerts.notify import Notifier
+from finsent.alerts.outbox import DeliveryReport, RetryPolicy, deliver_due, enqueue
+from finsent.alerts.render import Notice, NoticeAlert, render_email, render_slack
+from finsent.alerts.routing import RouteNode, build_tree, group_key, group_labels, inhibited, match_routes, silenced
+from finsent.alerts.rules import AlertsConfig
 from finsent.settings import AlertSettings
 from finsent.tables import Alert, AlertEvent, NotificationGroup, Silence
 

@@ -14,9 +14,9 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from alerts.counts import HOUR, HourRange, RollupReader, ScopeKey, Span, floor_minute, hour_index
-from alerts.detect import Counts, SpikeParams, SpikeStats, assess, overall_prior
-from alerts.rules import Rule
+from finsent.alerts.counts import HOUR, HourRange, RollupReader, ScopeKey, Span, floor_minute, hour_index
+from finsent.alerts.detect import Counts, SpikeParams, SpikeStats, assess, overall_prior
+from finsent.alerts.rules import Rule
 
 __all__ = ["Observation", "evaluate_rules", "rule_spans", "spike_params"]
 

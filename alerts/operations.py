@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
-from alerts.dispatch import active_silences
-from alerts.matchers import Matcher, parse_matcher
-from alerts.routing import silenced
+from finsent.alerts.dispatch import active_silences
+from finsent.alerts.matchers import Matcher, parse_matcher
+from finsent.alerts.routing import silenced
 from finsent.tables import Alert, AlertEvent, Silence
 
 __all__ = [

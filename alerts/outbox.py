@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.errors import DeliveryError, PermanentDeliveryError
-from alerts.notify import Notifier
+from finsent.alerts.errors import DeliveryError, PermanentDeliveryError
+from finsent.alerts.notify import Notifier
 from finsent.db import session_scope
 from finsent.tables import OutboxMessage
 

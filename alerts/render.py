@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from alerts.headlines import Headline
+from finsent.alerts.headlines import Headline
 
 __all__ = ["Notice", "NoticeAlert", "dashboard_link", "render_email", "render_slack", "summary"]
 

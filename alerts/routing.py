@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from alerts.matchers import Matcher, matches_all
-from alerts.rules import InhibitRule, Route
+from finsent.alerts.matchers import Matcher, matches_all
+from finsent.alerts.rules import InhibitRule, Route
 
 __all__ = ["RouteNode", "build_tree", "group_key", "group_labels", "inhibited", "match_routes", "silenced"]
 

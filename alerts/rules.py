@@ -18,8 +18,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError, model_validator
 
-from alerts.errors import RulesError
-from alerts.matchers import Matcher, parse_matcher
+from finsent.alerts.errors import RulesError
+from finsent.alerts.matchers import Matcher, parse_matcher
 
 __all__ = [
     "AlertsConfig",
@@ -229,7 +229,7 @@ def _walk(route: Route) -> list[Route]:
 
 def default_rules_path() -> Path:
     """The rules file shipped with finsent, used when FINSENT_ALERTS_RULES_FILE is unset."""
-    return Path(str(resources.files("alerts").joinpath("default_rules.toml")))
+    return Path(str(resources.files("finsent.alerts").joinpath("default_rules.toml")))
 
 
 def load_config(path: str | Path | None = None) -> AlertsConfig:

@@ -19,7 +19,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from alerts.cycle import AlertCycle
+from finsent.alerts.cycle import AlertCycle
 
 __all__ = ["build_scheduler", "run_forever"]
 

@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alerts.detect import SpikeStats
-from alerts.evaluate import Observation
-from alerts.rules import Rule
+from finsent.alerts.detect import SpikeStats
+from finsent.alerts.evaluate import Observation
+from finsent.alerts.rules import Rule
 from finsent.tables import Alert, AlertEvent
 
 __all__ = [

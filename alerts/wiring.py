@@ -12,14 +12,14 @@ import httpx
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.counts import RollupReader
-from alerts.cycle import AlertCycle, Clock, RulesSource
-from alerts.dispatch import Dispatcher, resolve_integrations
-from alerts.notify import Notifier
-from alerts.notify.email import EmailNotifier, SmtpConfig, SmtpSender
-from alerts.notify.slack import SlackNotifier
-from alerts.outbox import RetryPolicy
-from alerts.rules import AlertsConfig
+from finsent.alerts.counts import RollupReader
+from finsent.alerts.cycle import AlertCycle, Clock, RulesSource
+from finsent.alerts.dispatch import Dispatcher, resolve_integrations
+from finsent.alerts.notify import Notifier
+from finsent.alerts.notify.email import EmailNotifier, SmtpConfig, SmtpSender
+from finsent.alerts.notify.slack import SlackNotifier
+from finsent.alerts.outbox import RetryPolicy
+from finsent.alerts.rules import AlertsConfig
 from finsent.messages import utcnow
 from finsent.settings import AlertSettings
 

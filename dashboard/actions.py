@@ -11,9 +11,9 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from alerts import operations
-from alerts.operations import AlertView, EventView, SilenceView
-from alerts.rules import parse_duration
+from finsent.alerts import operations
+from finsent.alerts.operations import AlertView, EventView, SilenceView
+from finsent.alerts.rules import parse_duration
 from finsent.db import make_sessionmaker, session_scope
 
 __all__ = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import ui
+from finsent.dashboard import ui
 from finsent.settings import get_settings
 
 settings = get_settings()

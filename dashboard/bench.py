@@ -20,8 +20,8 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from dashboard.ranges import WINDOWS
-from model.labels import TOPIC_LABELS
+from finsent.dashboard.ranges import WINDOWS
+from finsent.model.labels import TOPIC_LABELS
 
 __all__ = [
     "BENCH_SOURCES",

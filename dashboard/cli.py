@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from dashboard.access import AccessError, check_listen, is_loopback
+from finsent.dashboard.access import AccessError, check_listen, is_loopback
 
 __all__ = ["APP_PATH", "register", "streamlit_command"]
 
@@ -98,8 +98,8 @@ def seed_bench_command(
     INSERT ... SELECT ... GROUP BY); 10 million rows take roughly 20-40 minutes on 2 cores and
     about 14 GB of disk. Migrations are applied first.
     """
-    import migrations
-    from dashboard.bench import seed_bench
+    from finsent import migrations
+    from finsent.dashboard.bench import seed_bench
     from finsent.cli import settings_from
     from finsent.db import make_engine
 
@@ -127,8 +127,8 @@ def bench_command(
     so every query hits the database; 'warm' is the best rerun served from the cache. The
     view is pinned to the newest data (?asof=).
     """
-    from dashboard import queries
-    from dashboard.bench import time_pages
+    from finsent.dashboard import queries
+    from finsent.dashboard.bench import time_pages
     from finsent.cli import settings_from
     from finsent.db import make_engine
 

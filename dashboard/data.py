@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine, event
 
-from dashboard import queries
+from finsent.dashboard import queries
 from finsent.db import make_engine
 
 __all__ = [

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import data
-from dashboard.access import AccessError, check_listen, token_matches, token_required
+from finsent.dashboard import data
+from finsent.dashboard.access import AccessError, check_listen, token_matches, token_required
 from finsent.logs import configure_logging
 from finsent.messages import utcnow
 from finsent.settings import Settings

@@ -56,13 +56,13 @@ def settings_from(_: typer.Context | None = None) -> Settings:
 
 def _register() -> None:
     # Each package owns its commands; registration order is the order --help lists them.
-    from alerts.cli import register as alerts_commands
-    from dashboard.cli import register as dashboard_commands
+    from finsent.alerts.cli import register as alerts_commands
+    from finsent.dashboard.cli import register as dashboard_commands
     from finsent.db_cli import register as db_commands
     from finsent.demo import register as demo_commands
-    from ingest.cli import register as ingest_commands
-    from model.cli import register as model_commands
-    from stream.cli import register as stream_commands
+    from finsent.ingest.cli import register as ingest_commands
+    from finsent.model.cli import register as model_commands
+    from finsent.stream.cli import register as stream_commands
 
     for register in (
         demo_commands,

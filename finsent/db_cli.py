@@ -14,7 +14,7 @@ db_app = typer.Typer(help="Database schema: apply or inspect Alembic migrations.
 @db_app.command("upgrade")
 def upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply migrations up to REVISION (default: the newest)."""
-    import migrations
+    from finsent import migrations
     from finsent.cli import settings_from
 
     url = settings_from().database.url.get_secret_value()
@@ -25,7 +25,7 @@ def upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = 
 @db_app.command("downgrade")
 def downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")]) -> None:
     """Revert migrations down to REVISION."""
-    import migrations
+    from finsent import migrations
     from finsent.cli import settings_from
 
     url = settings_from().database.url.get_secret_value()
@@ -36,7 +36,7 @@ def downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g
 @db_app.command("current")
 def current() -> None:
     """Print the database's current revision."""
-    import migrations
+    from finsent import migrations
     from finsent.cli import settings_from
 
     typer.echo(migrations.current(settings_from().database.url.get_secret_value()) or "empty (no migrations applied)")

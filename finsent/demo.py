@@ -90,10 +90,10 @@ def demo(
     ./var (or FINSENT_DATABASE_URL), the model the shipped one. Logs go to ./var/demo/*.log.
     Ctrl-C stops everything cleanly.
     """
-    import migrations
+    from finsent import migrations
     from finsent.cli import settings_from
-    from stream.broker import EmbeddedBroker
-    from stream.kafka import ensure_topics, topic_names
+    from finsent.stream.broker import EmbeddedBroker
+    from finsent.stream.kafka import ensure_topics, topic_names
 
     settings = settings_from()
     model_path = Path(settings.model.path)

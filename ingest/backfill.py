@@ -32,7 +32,7 @@ from finsent.db import session_scope
 from finsent.messages import NewsMessage, ScoredMessage, utcnow
 from finsent.store import rebuild_rollups, write_scored
 from finsent.tables import Document, Score
-from ingest.sources.files import count_rows, iter_file_rows, list_inputs, to_message
+from finsent.ingest.sources.files import count_rows, iter_file_rows, list_inputs, to_message
 
 __all__ = [
     "BackfillError",

@@ -25,9 +25,9 @@ def bench_backfill(
 ) -> dict[str, Any]:
     """Backfill ``n`` simulated news texts into a migrated, empty database; returns rates in texts/s."""
     from finsent.db import make_engine, make_sessionmaker
-    from ingest.backfill import BackfillOptions, backfill_files
-    from ingest.simulator import SCENARIOS, simulate
-    from model.engine import load_engine
+    from finsent.ingest.backfill import BackfillOptions, backfill_files
+    from finsent.ingest.simulator import SCENARIOS, simulate
+    from finsent.model.engine import load_engine
 
     workdir.mkdir(parents=True, exist_ok=True)
     source = workdir / f"bench-{n}.jsonl"
@@ -86,7 +86,7 @@ def bench_backfill(
     }
 
 
-if __name__ == "__main__":  # python -m ingest.bench N MODEL DATABASE_URL WORKDIR [precision] [threads]
+if __name__ == "__main__":  # python -m finsent.ingest.bench N MODEL DATABASE_URL WORKDIR [precision] [threads]
     import sys
 
     args = sys.argv[1:]

@@ -32,7 +32,7 @@ def _fields(pairs: list[str] | None) -> dict[str, str]:
 
 def _bootstrap() -> str:
     from finsent.cli import settings_from
-    from stream.kafka import bootstrap_servers
+    from finsent.stream.kafka import bootstrap_servers
 
     return bootstrap_servers(settings_from().kafka)
 
@@ -63,8 +63,8 @@ def replay_command(
     from kafka.errors import KafkaError
 
     from finsent.cli import settings_from
-    from ingest.producer import Publisher
-    from ingest.replay import replay
+    from finsent.ingest.producer import Publisher
+    from finsent.ingest.replay import replay
 
     settings = settings_from()
     bootstrap = _bootstrap()
@@ -87,7 +87,7 @@ def replay_command(
 
 
 def _burst(spec: str):  # type: ignore[no-untyped-def]
-    from ingest.simulator import Burst
+    from finsent.ingest.simulator import Burst
 
     values: dict[str, object] = {}
     for part in spec.split(","):
@@ -140,8 +140,8 @@ def simulate_command(
     from kafka.errors import KafkaError
 
     from finsent.cli import settings_from
-    from ingest.scheduler import stop_on_signals
-    from ingest.simulator import load_scenario, run_simulator
+    from finsent.ingest.scheduler import stop_on_signals
+    from finsent.ingest.simulator import load_scenario, run_simulator
 
     settings = settings_from()
     try:
@@ -183,12 +183,12 @@ def run_command(
     from kafka.errors import KafkaError
 
     from finsent.cli import settings_from
-    from ingest.config import load_sources
-    from ingest.errors import ConfigError
-    from ingest.producer import Publisher
-    from ingest.runner import Ingestor
-    from ingest.scheduler import run_until_stopped, stop_on_signals
-    from ingest.state import IngestState
+    from finsent.ingest.config import load_sources
+    from finsent.ingest.errors import ConfigError
+    from finsent.ingest.producer import Publisher
+    from finsent.ingest.runner import Ingestor
+    from finsent.ingest.scheduler import run_until_stopped, stop_on_signals
+    from finsent.ingest.state import IngestState
 
     settings = settings_from()
     path = sources or (Path(settings.ingest.sources_file) if settings.ingest.sources_file else None)
@@ -314,8 +314,8 @@ def backfill_command(
 
     from finsent.cli import settings_from
     from finsent.db import make_engine, make_sessionmaker
-    from ingest.backfill import BackfillError, BackfillOptions, backfill_files, rescore_documents
-    from model.engine import load_engine_from_settings
+    from finsent.ingest.backfill import BackfillError, BackfillOptions, backfill_files, rescore_documents
+    from finsent.model.engine import load_engine_from_settings
 
     if rescore == (path is not None):
         raise typer.BadParameter("give either PATH or --rescore")

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from ingest.errors import ConfigError
+from finsent.ingest.errors import ConfigError
 
 __all__ = [
     "FileSource",

@@ -19,7 +19,7 @@ from urllib.robotparser import RobotFileParser
 
 import httpx
 
-from ingest.errors import FetchError, HTTPError, ParseError, RobotsDisallowed, Stopped
+from finsent.ingest.errors import FetchError, HTTPError, ParseError, RobotsDisallowed, Stopped
 
 __all__ = ["FetchResult", "Fetcher", "HostRateLimiter", "RetryPolicy", "backoff_delay"]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from finsent.messages import NewsMessage, utcnow
-from ingest.config import (
+from finsent.ingest.config import (
     FileSource,
     HttpSource,
     JsonApiSource,
@@ -26,14 +26,14 @@ from ingest.config import (
     SimulatorSource,
     StocktwitsSource,
 )
-from ingest.errors import ConfigError, FetchError
-from ingest.http import Fetcher, RetryPolicy
-from ingest.sources.base import Parsed
-from ingest.sources.comments import parse_reddit_listing, parse_stocktwits
-from ingest.sources.files import iter_file_rows, list_inputs, to_message
-from ingest.sources.json_api import parse_json_api
-from ingest.sources.rss import parse_feed
-from ingest.state import IngestState
+from finsent.ingest.errors import ConfigError, FetchError
+from finsent.ingest.http import Fetcher, RetryPolicy
+from finsent.ingest.sources.base import Parsed
+from finsent.ingest.sources.comments import parse_reddit_listing, parse_stocktwits
+from finsent.ingest.sources.files import iter_file_rows, list_inputs, to_message
+from finsent.ingest.sources.json_api import parse_json_api
+from finsent.ingest.sources.rss import parse_feed
+from finsent.ingest.state import IngestState
 
 __all__ = ["Batch", "FilePoller", "HttpPoller", "Poller", "SimulatorPoller", "make_poller"]
 
@@ -168,7 +168,7 @@ class SimulatorPoller:
     """The simulator as a source: each poll drains the messages whose event time has come."""
 
     def __init__(self, config: SimulatorSource, *, default_rate: float) -> None:
-        from ingest.simulator import load_scenario, simulate
+        from finsent.ingest.simulator import load_scenario, simulate
 
         self.config = config
         scenario = load_scenario(config.scenario, rate=config.rate or default_rate)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from finsent.messages import NewsMessage
-from ingest.errors import PublishError
+from finsent.ingest.errors import PublishError
 
 if TYPE_CHECKING:
     from finsent.settings import Settings
@@ -57,7 +57,7 @@ class Publisher:
         **overrides: Any,
     ) -> Publisher:
         """A publisher for the raw topic (or ``topic``), creating it with the configured partitions."""
-        from stream.kafka import ensure_topics, make_producer
+        from finsent.stream.kafka import ensure_topics, make_producer
 
         target = topic or settings.kafka.raw_topic
         if create_topic:

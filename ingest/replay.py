@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.producer import Publisher, message_key, raw_json, serialise
-from ingest.sources.files import iter_file_rows, list_inputs, to_message
+from finsent.ingest.producer import Publisher, message_key, raw_json, serialise
+from finsent.ingest.sources.files import iter_file_rows, list_inputs, to_message
 
 __all__ = ["ReplayReport", "replay"]
 

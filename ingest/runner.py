@@ -13,14 +13,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from finsent.messages import NewsMessage
-from ingest.config import SourcesConfig
-from ingest.errors import IngestError, PublishError, Stopped
-from ingest.http import Fetcher, HostRateLimiter
-from ingest.metrics import SourceStats, StatsBook
-from ingest.pollers import Poller, make_poller
-from ingest.producer import Publisher
-from ingest.state import IngestState
-from ingest.tickers import MAX_TICKERS, TickerMatcher
+from finsent.ingest.config import SourcesConfig
+from finsent.ingest.errors import IngestError, PublishError, Stopped
+from finsent.ingest.http import Fetcher, HostRateLimiter
+from finsent.ingest.metrics import SourceStats, StatsBook
+from finsent.ingest.pollers import Poller, make_poller
+from finsent.ingest.producer import Publisher
+from finsent.ingest.state import IngestState
+from finsent.ingest.tickers import MAX_TICKERS, TickerMatcher
 
 __all__ = ["Ingestor", "PollReport"]
 

@@ -20,7 +20,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from ingest.runner import Ingestor
+from finsent.ingest.runner import Ingestor
 
 __all__ = ["build_scheduler", "run_until_stopped", "stop_on_signals"]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finsent.messages import NewsMessage, utcnow
-from model.labels import SENTIMENT_LABELS, TOPIC_LABELS
+from finsent.model.labels import SENTIMENT_LABELS, TOPIC_LABELS
 
 if TYPE_CHECKING:
     from finsent.settings import Settings
@@ -453,7 +453,7 @@ def load_scenario(spec: str | Path | Mapping[str, Any], *, rate: float | None = 
         scenario = SCENARIOS[str(spec)]
         return replace(scenario, rate=rate) if rate else scenario
     else:
-        from ingest.config import read_config_file
+        from finsent.ingest.config import read_config_file
 
         data = read_config_file(Path(spec))
     bursts = tuple(Burst(**b) for b in data.pop("bursts", []))
@@ -489,7 +489,7 @@ def run_simulator(
     (event times still follow the scenario). Stops at ``count`` messages, after ``duration_s``
     seconds of scenario time, or when ``stop_event`` is set, and flushes before returning.
     """
-    from ingest.producer import Publisher
+    from finsent.ingest.producer import Publisher
 
     if isinstance(scenario, str):
         scenario = load_scenario(scenario, rate=settings.ingest.simulator_rate)

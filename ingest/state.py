@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from finsent.messages import NewsMessage
-from ingest.dedup import dedup_keys
+from finsent.ingest.dedup import dedup_keys
 
 __all__ = ["IngestState"]
 

@@ -21,7 +21,7 @@ def naive_baseline(texts: Sequence[str], model_path: str | Path, *, device: str 
     from transformers import AutoTokenizer, pipeline
     from transformers.utils import logging as hf_logging
 
-    from model.export import export_head
+    from finsent.model.export import export_head
 
     if not texts:
         raise ValueError("need at least one text")
@@ -65,7 +65,7 @@ def engine_rate(
     onnx_cache: str | Path = "var/onnx",
 ) -> float:
     """Texts/s of the engine's ``predict`` (both heads, full Prediction objects) after warm-up."""
-    from model.engine import load_engine
+    from finsent.model.engine import load_engine
 
     if not texts:
         raise ValueError("need at least one text")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from model.metrics import Report, format_report
+from finsent.model.metrics import Report, format_report
 
 __all__ = ["render_card"]
 

@@ -19,9 +19,9 @@ import torch
 from torch import nn
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
 
-from model.architecture import WEIGHTS_NAME, is_multitask_checkpoint, load_multitask
-from model.data import normalize_text
-from model.labels import canonical_sentiment, is_sentiment_vocabulary
+from finsent.model.architecture import WEIGHTS_NAME, is_multitask_checkpoint, load_multitask
+from finsent.model.data import normalize_text
+from finsent.model.labels import canonical_sentiment, is_sentiment_vocabulary
 
 __all__ = ["Classifier", "Prediction", "load", "resolve_device"]
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import IO, Any, Protocol
 
-from model.classifier import Prediction
+from finsent.model.classifier import Prediction
 
 __all__ = ["Predictor", "classify_stream", "open_records", "scored_record"]
 

@@ -17,8 +17,8 @@ __all__ = ["register"]
 
 def train_command(ctx: typer.Context) -> None:
     """Fine-tune the sentiment + topic classifier (all flags: finsent train --help)."""
-    from model.metrics import format_report
-    from model.train import main
+    from finsent.model.metrics import format_report
+    from finsent.model.train import main
 
     try:
         result = main(list(ctx.args))
@@ -57,9 +57,9 @@ def evaluate_command(
 ) -> None:
     """Per-class precision/recall/F1, macro/weighted F1, accuracy and confusion matrix on a labeled file."""
     from finsent.cli import settings_from
-    from model.classifier import load
-    from model.evaluate import evaluate_file
-    from model.metrics import format_report
+    from finsent.model.classifier import load
+    from finsent.model.evaluate import evaluate_file
+    from finsent.model.metrics import format_report
 
     settings = settings_from().model
     classifier = load(
@@ -126,8 +126,8 @@ def classify_command(
 ) -> None:
     """Score texts: JSONL with sentiment, sentiment_score, topic, topic_score; other fields pass through."""
     from finsent.cli import settings_from
-    from model.classify import classify_stream, open_records
-    from model.engine import load_engine_from_settings
+    from finsent.model.classify import classify_stream, open_records
+    from finsent.model.engine import load_engine_from_settings
 
     predictor = load_engine_from_settings(settings_from(), path=model, precision=precision)
     show = sys.stderr.isatty() if progress is None else progress

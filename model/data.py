@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.labels import SENTIMENT_LABELS, TOPIC_LABELS, canonical_sentiment
+from finsent.model.labels import SENTIMENT_LABELS, TOPIC_LABELS, canonical_sentiment
 
 __all__ = [
     "Example",

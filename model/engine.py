@@ -24,9 +24,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from model.batching import pad_batch
-from model.classifier import Classifier, Prediction, load
-from model.data import normalize_text
+from finsent.model.batching import pad_batch
+from finsent.model.classifier import Classifier, Prediction, load
+from finsent.model.data import normalize_text
 
 __all__ = [
     "Agreement",
@@ -77,7 +77,7 @@ def choose_runtime(requested: str, device: torch.device, precision: str) -> str:
     """torch, or ONNX Runtime for fp32/int8 on the CPU ('auto' takes it when it is installed)."""
     if requested not in RUNTIMES:
         raise ValueError(f"runtime must be one of {RUNTIMES}, not {requested!r}")
-    from model.onnx_runtime import available
+    from finsent.model.onnx_runtime import available
 
     fits = device.type == "cpu" and precision in ("fp32", "int8")
     if requested == "onnx":
@@ -156,7 +156,7 @@ class Engine:
         self.runtime = choose_runtime(runtime, device, self.precision)
         module = module.eval()
         if self.runtime == "onnx":
-            from model.onnx_runtime import OnnxModule, build_session, export_onnx
+            from finsent.model.onnx_runtime import OnnxModule, build_session, export_onnx
 
             graph = export_onnx(module, list(tasks), onnx_cache, precision=self.precision)
             self.module: Any = OnnxModule(build_session(graph), list(tasks))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from model.classifier import Classifier
-from model.data import Example, dedup_against, read_examples, read_records
-from model.metrics import Report, classification_report
+from finsent.model.classifier import Classifier
+from finsent.model.data import Example, dedup_against, read_examples, read_records
+from finsent.model.metrics import Report, classification_report
 
 __all__ = ["evaluate_examples", "evaluate_file"]
 

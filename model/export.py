@@ -16,7 +16,7 @@ from torch import nn
 from transformers import AutoModel, BertConfig, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from model.architecture import load_multitask
+from finsent.model.architecture import load_multitask
 
 __all__ = ["MeanPoolClassifier", "export_head"]
 

@@ -73,7 +73,7 @@ def _keeps_fp32(node_name: str) -> bool:
     "encoder.encoder.layer.0.output.dense" under the export wrapper; the heads sit outside the
     encoder ("/module/topic/Gemm").
     """
-    from model.engine import _int8_target
+    from finsent.model.engine import _int8_target
 
     path = ".".join(node_name.strip("/").split("/")[1:-1])
     return not path.startswith("encoder.") or not _int8_target(path)

@@ -26,8 +26,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from model.batching import bucketed_batches, pad_batch, sorted_batches
-from model.data import (
+from finsent.model.batching import bucketed_batches, pad_batch, sorted_batches
+from finsent.model.data import (
     Example,
     dedup_against,
     dedup_key,
@@ -37,8 +37,8 @@ from model.data import (
     read_examples,
     read_records,
 )
-from model.metrics import Report, classification_report
-from model.train_args import DataArguments, FinetuneArguments, ModelArguments, parse_args
+from finsent.model.metrics import Report, classification_report
+from finsent.model.train_args import DataArguments, FinetuneArguments, ModelArguments, parse_args
 
 __all__ = ["TaskData", "TrainResult", "class_weights", "main", "pick_precision", "train"]
 
@@ -147,7 +147,7 @@ def _split_corpus(
     path: str, labels: list[str], data: DataArguments, read: dict[str, Any]
 ) -> dict[str, list[Example]]:
     """A corpus without its own validation file, cut by the fixed rule of ``model.splits``."""
-    from model.splits import assign_splits
+    from finsent.model.splits import assign_splits
 
     rows = read_records(path)
     folder = Path(path).parent
@@ -258,7 +258,7 @@ def build_model(margs: ModelArguments, tasks: list[TaskData]) -> tuple[nn.Module
     """Base encoder + heads (and LoRA adapters when asked); returns (model, tokenizer)."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-    from model.architecture import MultiTaskModel
+    from finsent.model.architecture import MultiTaskModel
 
     base = margs.base_model or _default_base()
     tokenizer = AutoTokenizer.from_pretrained(base)
@@ -447,8 +447,8 @@ def train(margs: ModelArguments, dargs: DataArguments, fargs: FinetuneArguments)
     """The whole run; see the module docstring for the order of things."""
     from transformers import get_linear_schedule_with_warmup
 
-    from model.architecture import save_multitask
-    from model.classifier import resolve_device
+    from finsent.model.architecture import save_multitask
+    from finsent.model.classifier import resolve_device
 
     started = time.monotonic()
     out_dir, ckpt_dir = Path(fargs.output_dir), Path(str(fargs.checkpoint_dir))
@@ -669,10 +669,10 @@ def _finish(
     amp_dtype: torch.dtype | None,
 ) -> TrainResult:
     """Write the shipped checkpoint from the best model, evaluate that artefact, write its card."""
-    from model.architecture import load_multitask, save_multitask
-    from model.card import render_card
-    from model.classifier import load
-    from model.evaluate import evaluate_examples
+    from finsent.model.architecture import load_multitask, save_multitask
+    from finsent.model.card import render_card
+    from finsent.model.classifier import load
+    from finsent.model.evaluate import evaluate_examples
 
     best, _ = load_multitask(ckpt_dir / "best")
     from transformers import AutoTokenizer

@@ -32,9 +32,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from finsent.db import make_engine, make_sessionmaker
 from finsent.messages import DeadLetter, ScoredMessage
 from finsent.settings import Settings
-from stream import metrics
-from stream.kafka import bootstrap_servers
-from stream.pipeline import Predictor, RawRecord, persist_with_retry, score, triage
+from finsent.stream import metrics
+from finsent.stream.kafka import bootstrap_servers
+from finsent.stream.pipeline import Predictor, RawRecord, persist_with_retry, score, triage
 
 __all__ = ["BatchProcessor", "create_app", "load_predictor"]
 
@@ -179,7 +179,7 @@ def set_fetch_max_wait(ms: int) -> None:
 
 def load_predictor(settings: Settings) -> Predictor:
     """The configured classifier, loaded before the worker joins its group."""
-    from model.engine import load_engine_from_settings
+    from finsent.model.engine import load_engine_from_settings
 
     model = load_engine_from_settings(settings)
     if not model.has_sentiment:

@@ -45,7 +45,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 def bench_texts(n: int, *, seed: int = 7, path: Path | None = None) -> list[NewsMessage]:
     """``n`` messages: from a CSV/JSONL file with a ``text`` column when given, else the news simulator."""
-    from ingest.simulator import SCENARIOS, simulate
+    from finsent.ingest.simulator import SCENARIOS, simulate
 
     start = datetime(2026, 1, 5, 14, 30, tzinfo=timezone.utc)
     if path is None:
@@ -75,7 +75,7 @@ def _read_texts(path: Path) -> list[str]:
 @contextmanager
 def temporary_database(admin_url: str) -> Iterator[str]:
     """A fresh, migrated PostgreSQL database, dropped afterwards."""
-    import migrations
+    from finsent import migrations
 
     name = f"finsent_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -140,7 +140,7 @@ def _count(url: str) -> int:
 
 
 def _produce(bootstrap: str, topic: str, messages: Sequence[NewsMessage], rate: float | None) -> None:
-    from stream.kafka import make_producer
+    from finsent.stream.kafka import make_producer
 
     producer = make_producer(bootstrap, linger_ms=5, compression_type=None)
     origin = time.perf_counter()
@@ -168,8 +168,8 @@ def run_end_to_end(
     timeout_s: float = 1800,
 ) -> EndToEnd:
     """Produce ``messages`` (at ``rate``/s or as fast as possible) through a real worker process into ``db_url``."""
-    from stream.broker import free_port
-    from stream.kafka import ensure_topics
+    from finsent.stream.broker import free_port
+    from finsent.stream.kafka import ensure_topics
 
     run = uuid.uuid4().hex[:8]
     raw = f"bench-raw-{run}"

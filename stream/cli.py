@@ -22,8 +22,8 @@ def worker() -> None:
     import faust
 
     from finsent.cli import settings_from
-    from stream.app import create_app, load_predictor
-    from stream.kafka import bootstrap_servers, ensure_topics, topic_names
+    from finsent.stream.app import create_app, load_predictor
+    from finsent.stream.kafka import bootstrap_servers, ensure_topics, topic_names
 
     settings = settings_from()
     ensure_topics(
@@ -46,8 +46,8 @@ def broker(
     topics vanish when it stops. Topics from the settings are created with their partitions.
     """
     from finsent.cli import settings_from
-    from stream.broker import EmbeddedBroker
-    from stream.kafka import ensure_topics, topic_names
+    from finsent.stream.broker import EmbeddedBroker
+    from finsent.stream.kafka import ensure_topics, topic_names
 
     settings = settings_from()
     embedded = EmbeddedBroker(port=port or settings.kafka.embedded_port).start()
@@ -90,9 +90,9 @@ def bench(
     import json as _json
 
     from finsent.cli import settings_from
-    from model.bench import engine_rate, naive_baseline
-    from stream.bench import as_dict, bench_texts, run_end_to_end, temporary_database
-    from stream.broker import EmbeddedBroker
+    from finsent.model.bench import engine_rate, naive_baseline
+    from finsent.stream.bench import as_dict, bench_texts, run_end_to_end, temporary_database
+    from finsent.stream.broker import EmbeddedBroker
 
     settings = settings_from()
     model_path = model or settings.model.path
@@ -100,7 +100,7 @@ def bench(
     sample_texts = [m.text for m in corpus[:sample]]
     import torch
 
-    from model.engine import choose_precision, choose_runtime
+    from finsent.model.engine import choose_precision, choose_runtime
 
     target = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else device.replace("auto", "cpu"))
     resolved = choose_precision(precision, target)

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-import migrations
-from stream.broker import EmbeddedBroker
+from finsent import migrations
+from finsent.stream.broker import EmbeddedBroker
 from tests.utils.tiny_model import build_tiny_checkpoint
 
 ADMIN_URL = os.environ.get("FINSENT_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")

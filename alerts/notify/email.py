@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from alerts.errors import PermanentDeliveryError, TransientDeliveryError
+from finsent.alerts.errors import PermanentDeliveryError, TransientDeliveryError
 from finsent.settings import AlertSettings
 
 __all__ = ["EmailNotifier", "SmtpConfig", "SmtpSender", "build_message", "message_id"]

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from alerts.errors import PermanentDeliveryError, TransientDeliveryError
+from finsent.alerts.errors import PermanentDeliveryError, TransientDeliveryError
 
 __all__ = ["SlackNotifier"]
 

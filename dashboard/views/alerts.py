@@ -12,7 +12,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import actions, data, ui
+from finsent.dashboard import actions, data, ui
 from finsent.messages import utcnow
 
 log = logging.getLogger(__name__)

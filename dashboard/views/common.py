@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard.charts import sentiment_specs
+from finsent.dashboard.charts import sentiment_specs
 
 __all__ = ["HEADLINE_COLUMNS", "headline_table", "sentiment_panel"]
 

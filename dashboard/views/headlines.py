@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import streamlit as st
 
-from dashboard import data, ui
-from dashboard.queries import SENTIMENTS
-from dashboard.ranges import RANGES, range_by_label
-from dashboard.views import common
+from finsent.dashboard import data, ui
+from finsent.dashboard.queries import SENTIMENTS
+from finsent.dashboard.ranges import RANGES, range_by_label
+from finsent.dashboard.views import common
 
 # Raw rows are read newest first through the (model_version, published_at) index; a search
 # that matches little must walk the whole range, so the longest ranges are left to the charts.

@@ -10,8 +10,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data, queries, ui
-from dashboard.ranges import RANGES
+from finsent.dashboard import charts, data, queries, ui
+from finsent.dashboard.ranges import RANGES
 
 ctx = ui.context()
 st.title("Model")

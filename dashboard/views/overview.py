@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import streamlit as st
 
-from dashboard import data, ui
-from dashboard.ranges import RANGES, range_by_label
-from dashboard.views import common
+from finsent.dashboard import data, ui
+from finsent.dashboard.ranges import RANGES, range_by_label
+from finsent.dashboard.views import common
 
 ctx = ui.context()
 st.title("Market sentiment")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, data, queries, ui
-from dashboard.ranges import WINDOWS, window_by_label
-from dashboard.views import common
+from finsent.dashboard import charts, data, queries, ui
+from finsent.dashboard.ranges import WINDOWS, window_by_label
+from finsent.dashboard.views import common
 
 KINDS = {"topic": "Topics", "ticker": "Tickers", "source": "Sources"}
 _TABLE_ROWS = 100  # the rest stay reachable through the detail picker

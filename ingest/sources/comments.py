@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ingest.errors import ParseError
-from ingest.sources.base import Parsed, build_message, get_path, parse_time
-from ingest.sources.json_api import load_json
+from finsent.ingest.errors import ParseError
+from finsent.ingest.sources.base import Parsed, build_message, get_path, parse_time
+from finsent.ingest.sources.json_api import load_json
 
 __all__ = ["parse_reddit_listing", "parse_stocktwits"]
 

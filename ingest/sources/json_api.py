@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from ingest.errors import ParseError
-from ingest.sources.base import Parsed, build_message, get_path, parse_time, strip_html
+from finsent.ingest.errors import ParseError
+from finsent.ingest.sources.base import Parsed, build_message, get_path, parse_time, strip_html
 
 __all__ = ["DEFAULT_MAPPING", "load_json", "map_item", "parse_json_api"]
 

@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 import feedparser
 
-from ingest.errors import ParseError
-from ingest.sources.base import Parsed, build_message, parse_time, strip_html
+from finsent.ingest.errors import ParseError
+from finsent.ingest.sources.base import Parsed, build_message, parse_time, strip_html
 
 __all__ = ["parse_feed"]
 

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.counts import Span, floor_minute
-from alerts.detect import SpikeStats
-from alerts.evaluate import Observation
-from alerts.rules import AlertsConfig, Rule
-from alerts.state import Transition, apply_observations
+from finsent.alerts.counts import Span, floor_minute
+from finsent.alerts.detect import SpikeStats
+from finsent.alerts.evaluate import Observation
+from finsent.alerts.rules import AlertsConfig, Rule
+from finsent.alerts.state import Transition, apply_observations
 from finsent.db import session_scope
 
 SPIKE = SpikeStats(hits=21, volume=24, rate=0.875, baseline_hits=300, baseline_volume=1000, baseline_rate=0.3,

@@ -7,8 +7,8 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.backtest import backtest
-from alerts.rules import load_config
+from finsent.alerts.backtest import backtest
+from finsent.alerts.rules import load_config
 from finsent.tables import Alert
 from tests.alerts.factories import T0, flat_stream, negative_burst, seed_history
 

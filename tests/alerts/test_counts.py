@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.counts import HourRange, RollupReader, Span, hour_index
-from alerts.detect import Counts
+from finsent.alerts.counts import HourRange, RollupReader, Span, hour_index
+from finsent.alerts.detect import Counts
 from finsent.db import session_scope
 from finsent.messages import ScoredMessage
 from finsent.store import scope_keys, write_scored

@@ -12,10 +12,10 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.dispatch import Dispatcher, resolve_integrations
-from alerts.operations import ack, silence, unsilence
-from alerts.outbox import RetryPolicy
-from alerts.rules import AlertsConfig
+from finsent.alerts.dispatch import Dispatcher, resolve_integrations
+from finsent.alerts.operations import ack, silence, unsilence
+from finsent.alerts.outbox import RetryPolicy
+from finsent.alerts.rules import AlertsConfig
 from finsent.db import session_scope
 from finsent.settings import AlertSettings
 from finsent.tables import Alert, NotificationGroup, OutboxMessage

@@ -13,8 +13,8 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.cycle import AlertCycle
-from alerts.wiring import build_cycle
+from finsent.alerts.cycle import AlertCycle
+from finsent.alerts.wiring import build_cycle
 from finsent.db import session_scope
 from finsent.settings import AlertSettings
 from finsent.store import write_scored

@@ -10,9 +10,9 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session as SmtpSession
 from pydantic import SecretStr
 
-from alerts.errors import PermanentDeliveryError, TransientDeliveryError
-from alerts.notify.email import EmailNotifier, SmtpConfig, SmtpSender, message_id
-from alerts.notify.slack import SlackNotifier
+from finsent.alerts.errors import PermanentDeliveryError, TransientDeliveryError
+from finsent.alerts.notify.email import EmailNotifier, SmtpConfig, SmtpSender, message_id
+from finsent.alerts.notify.slack import SlackNotifier
 from finsent.settings import Settings
 from tests.alerts.conftest import Inbox, SlackStandIn, SmtpServer, authenticator, free_port, server_tls
 

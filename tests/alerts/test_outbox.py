@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
-from alerts.outbox import RetryPolicy, deliver_due, enqueue, pending_count
+from finsent.alerts.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from finsent.alerts.outbox import RetryPolicy, deliver_due, enqueue, pending_count
 from finsent.db import session_scope
 from finsent.tables import OutboxMessage
 from tests.alerts.factories import T0

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from alerts.matchers import Matcher, matches_all, parse_matcher
-from alerts.routing import build_tree, group_key, group_labels, inhibited, match_routes, silenced
-from alerts.rules import AlertsConfig, InhibitRule
+from finsent.alerts.matchers import Matcher, matches_all, parse_matcher
+from finsent.alerts.routing import build_tree, group_key, group_labels, inhibited, match_routes, silenced
+from finsent.alerts.rules import AlertsConfig, InhibitRule
 
 ACME = {"alertname": "ticker-negative-spike", "scope_kind": "ticker", "scope": "ACME", "ticker": "ACME",
         "severity": "warning", "direction": "negative"}

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from alerts.errors import RulesError
-from alerts.rules import AlertsConfig, format_duration, load_config, parse_duration
+from finsent.alerts.errors import RulesError
+from finsent.alerts.rules import AlertsConfig, format_duration, load_config, parse_duration
 
 REPO = Path(__file__).resolve().parents[2]
 

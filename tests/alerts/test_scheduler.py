@@ -8,7 +8,7 @@ from datetime import timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from alerts.scheduler import build_scheduler
+from finsent.alerts.scheduler import build_scheduler
 
 
 class Recorder:

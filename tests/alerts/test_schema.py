@@ -8,8 +8,8 @@ import pkgutil
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-import alerts
-import migrations
+from finsent import alerts
+from finsent import migrations
 from finsent.db import make_engine
 from finsent.tables import metadata
 
@@ -39,12 +39,12 @@ def test_downgrade_removes_only_the_alerts_schema(db_url: str) -> None:
 
 
 def test_every_module_declares_a_sorted_complete_all() -> None:
-    for info in pkgutil.walk_packages(alerts.__path__, "alerts."):
+    for info in pkgutil.walk_packages(alerts.__path__, "finsent.alerts."):
         module = importlib.import_module(info.name)
         exported = getattr(module, "__all__", None)
         assert exported is not None, info.name
         assert list(exported) == sorted(exported), info.name
-        if info.name == "alerts.cli":
+        if info.name == "finsent.alerts.cli":
             continue  # Typer command callbacks are registered on alerts_app, not imported
         public = {
             name

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.rules import AlertsConfig
-from alerts.state import Action, alert_labels, decide, fingerprint
+from finsent.alerts.rules import AlertsConfig
+from finsent.alerts.state import Action, alert_labels, decide, fingerprint
 from finsent.db import session_scope
 from finsent.tables import Alert, AlertEvent
 from tests.alerts.factories import T0

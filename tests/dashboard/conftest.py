@@ -12,8 +12,8 @@ import streamlit as st
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
-import migrations
-from alerts.wiring import build_cycle
+from finsent import migrations
+from finsent.alerts.wiring import build_cycle
 from finsent.db import make_engine, make_sessionmaker
 from finsent.settings import Settings, get_settings
 from tests.conftest import _create_pg_database, _drop_pg_database

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from dashboard.access import AccessError, check_listen, is_loopback, token_matches, token_required
+from finsent.dashboard.access import AccessError, check_listen, is_loopback, token_matches, token_required
 
 STRONG = SecretStr("k3J9-x2LmQ0p-vR7t")
 

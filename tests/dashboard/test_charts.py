@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from altair.vegalite.schema import core  # the Vega-Lite schema of the installed Altair
 
-from dashboard import charts
-from dashboard.queries import with_rates
+from finsent.dashboard import charts
+from finsent.dashboard.queries import with_rates
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
 

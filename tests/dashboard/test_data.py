@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from dashboard import data
+from finsent.dashboard import data
 
 
 def test_planner_settings_survive_the_pool(pg_url: str) -> None:

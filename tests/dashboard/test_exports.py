@@ -7,8 +7,8 @@ import importlib
 import pytest
 
 MODULES = [
-    "dashboard.access", "dashboard.actions", "dashboard.bench", "dashboard.charts", "dashboard.cli",
-    "dashboard.data", "dashboard.queries", "dashboard.ranges", "dashboard.ui", "dashboard.views.common",
+    "finsent.dashboard.access", "finsent.dashboard.actions", "finsent.dashboard.bench", "finsent.dashboard.charts", "finsent.dashboard.cli",
+    "finsent.dashboard.data", "finsent.dashboard.queries", "finsent.dashboard.ranges", "finsent.dashboard.ui", "finsent.dashboard.views.common",
 ]  # fmt: skip
 
 

@@ -13,9 +13,9 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from alerts import operations
-from alerts.render import NoticeAlert, dashboard_link
-from dashboard.ranges import RANGES
+from finsent.alerts import operations
+from finsent.alerts.render import NoticeAlert, dashboard_link
+from finsent.dashboard.ranges import RANGES
 from finsent.db import make_engine, make_sessionmaker
 from finsent.messages import utcnow
 from tests.dashboard.conftest import T0

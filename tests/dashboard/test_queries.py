@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import Connection
 
-from dashboard import queries
-from dashboard.ranges import RANGES, WINDOWS, floor_time
+from finsent.dashboard import queries
+from finsent.dashboard.ranges import RANGES, WINDOWS, floor_time
 from finsent.db import make_engine
 from finsent.messages import ScoredMessage
 from finsent.timegrid import EPOCH

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from dashboard.ranges import RANGES, WINDOWS, floor_time, range_by_label, window_by_label
+from finsent.dashboard.ranges import RANGES, WINDOWS, floor_time, range_by_label, window_by_label
 
 NOW = datetime(2026, 3, 2, 14, 37, 42, 123456, tzinfo=timezone.utc)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from stream.broker import free_port
+from finsent.stream.broker import free_port
 
 pytestmark = pytest.mark.slow
 

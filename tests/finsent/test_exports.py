@@ -8,7 +8,7 @@ import pkgutil
 import pytest
 
 import finsent
-import stream
+from finsent import stream
 
 MODULES = sorted(
     f"{package.__name__}.{info.name}"

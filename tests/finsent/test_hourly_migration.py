@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, insert, inspect, select
 
-import migrations
+from finsent import migrations
 from finsent.db import make_engine, make_sessionmaker, session_scope
 from finsent.messages import ScoredMessage
 from finsent.store import write_scored

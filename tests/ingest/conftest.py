@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from finsent.settings import IngestSettings, KafkaSettings, Settings
-from stream.broker import EmbeddedBroker
+from finsent.stream.broker import EmbeddedBroker
 
 
 @pytest.fixture()

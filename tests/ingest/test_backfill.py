@@ -21,8 +21,8 @@ from finsent.cli import app
 from finsent.db import make_engine, make_sessionmaker
 from finsent.messages import NewsMessage
 from finsent.tables import Document, Rollup, Score
-from ingest.backfill import BackfillError, BackfillOptions, backfill_files, rescore_documents
-from model.engine import load_engine
+from finsent.ingest.backfill import BackfillError, BackfillOptions, backfill_files, rescore_documents
+from finsent.model.engine import load_engine
 from tests.utils.tiny_model import build_tiny_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]

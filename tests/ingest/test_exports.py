@@ -7,12 +7,12 @@ import pkgutil
 
 import pytest
 
-import ingest
-import ingest.sources
+from finsent import ingest
+from finsent.ingest import sources
 
 MODULES = sorted(
     f"{package.__name__}.{info.name}"
-    for package in (ingest, ingest.sources)
+    for package in (ingest, sources)
     for info in pkgutil.iter_modules(package.__path__)
     if not info.ispkg
 )

@@ -12,15 +12,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from finsent.messages import NewsMessage
-from ingest.config import load_sources
-from ingest.dedup import canonical_url, dedup_keys
-from ingest.errors import ConfigError, ParseError
-from ingest.sources.base import get_path, parse_time, strip_html
-from ingest.sources.comments import parse_reddit_listing, parse_stocktwits
-from ingest.sources.files import count_rows, iter_file_rows, list_inputs, to_message
-from ingest.sources.json_api import parse_json_api
-from ingest.sources.rss import parse_feed
-from ingest.tickers import TickerMatcher, cashtags
+from finsent.ingest.config import load_sources
+from finsent.ingest.dedup import canonical_url, dedup_keys
+from finsent.ingest.errors import ConfigError, ParseError
+from finsent.ingest.sources.base import get_path, parse_time, strip_html
+from finsent.ingest.sources.comments import parse_reddit_listing, parse_stocktwits
+from finsent.ingest.sources.files import count_rows, iter_file_rows, list_inputs, to_message
+from finsent.ingest.sources.json_api import parse_json_api
+from finsent.ingest.sources.rss import parse_feed
+from finsent.ingest.tickers import TickerMatcher, cashtags
 from tests.ingest import feeds
 
 NOW = datetime(2025, 3, 4, tzinfo=UTC)

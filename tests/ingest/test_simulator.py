@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.simulator import SCENARIOS, Burst, Scenario, load_scenario, simulate
-from model.labels import TOPIC_LABELS
+from finsent.ingest.simulator import SCENARIOS, Burst, Scenario, load_scenario, simulate
+from finsent.model.labels import TOPIC_LABELS
 
 T0 = datetime(2025, 1, 2, 14, 30, tzinfo=UTC)
 
@@ -94,7 +94,7 @@ def test_topic_burst_and_repeat() -> None:
 
 
 def test_every_topic_has_templates_and_scenarios_validate(tmp_path: Path) -> None:
-    from ingest.simulator import _HEADLINES
+    from finsent.ingest.simulator import _HEADLINES
 
     assert set(_HEADLINES) == set(TOPIC_LABELS)
     with pytest.raises(ValueError):

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from finsent.messages import NewsMessage
 from finsent.settings import Settings
-from ingest.config import load_sources
-from ingest.producer import Publisher
-from ingest.runner import Ingestor
-from ingest.state import IngestState
+from finsent.ingest.config import load_sources
+from finsent.ingest.producer import Publisher
+from finsent.ingest.runner import Ingestor
+from finsent.ingest.state import IngestState
 from tests.ingest import feeds
 from tests.ingest.conftest import consume, values
 from tests.ingest.server import Document, LoopbackServer, Response, hanging, sequence
@@ -210,8 +210,8 @@ def test_file_source_sends_each_file_once(settings: Settings, tmp_path: Path) ->
 
 def test_nothing_is_marked_sent_while_the_broker_is_down(settings: Settings, tmp_path: Path) -> None:
     """Items (and the feed's ETag) are recorded only once the broker acknowledged them."""
-    from stream.broker import EmbeddedBroker, free_port
-    from stream.kafka import ensure_topics
+    from finsent.stream.broker import EmbeddedBroker, free_port
+    from finsent.stream.kafka import ensure_topics
 
     port = free_port()
     own = EmbeddedBroker(port=port).start()

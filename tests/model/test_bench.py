@@ -7,9 +7,9 @@ from pathlib import Path
 import torch
 from transformers import AutoTokenizer
 
-from model.bench import engine_rate, naive_baseline
-from model.classifier import load
-from model.export import export_head
+from finsent.model.bench import engine_rate, naive_baseline
+from finsent.model.classifier import load
+from finsent.model.export import export_head
 
 TEXTS = ["Apple beats estimates", "Fed holds rates steady as inflation cools", "Oil tumbles"]
 

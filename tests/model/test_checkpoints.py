@@ -8,8 +8,8 @@ import pytest
 import torch
 from transformers import AutoTokenizer, BertForSequenceClassification
 
-from model.architecture import load_multitask, save_multitask
-from model.classifier import load
+from finsent.model.architecture import load_multitask, save_multitask
+from finsent.model.classifier import load
 from tests.utils.tiny_model import build_plain_classifier
 
 TEXTS = ["Apple beats estimates", "Fed holds rates steady", "Oil tumbles 5% on OPEC news", ""]

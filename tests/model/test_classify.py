@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from finsent.cli import app
-from model.labels import SENTIMENT_LABELS, TOPIC_LABELS
+from finsent.model.labels import SENTIMENT_LABELS, TOPIC_LABELS
 from tests.model.conftest import write_jsonl
 
 runner = CliRunner()

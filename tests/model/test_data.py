@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from model.data import Example, dedup_against, dedup_key, normalize_text, read_examples
-from model.labels import TOPIC_LABELS
+from finsent.model.data import Example, dedup_against, dedup_key, normalize_text, read_examples
+from finsent.model.labels import TOPIC_LABELS
 from tests.model.conftest import write_jsonl
 
 

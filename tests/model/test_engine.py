@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from model.classifier import load
-from model.engine import Engine, agreement, choose_precision, load_engine
+from finsent.model.classifier import load
+from finsent.model.engine import Engine, agreement, choose_precision, load_engine
 
 MIXED = [
     "Apple beats",
@@ -145,7 +145,7 @@ def test_onnx_runtime_int8_stays_close_and_keeps_the_outlier_layers_fp32(referen
 
 
 def test_runtime_choice() -> None:
-    from model.engine import choose_runtime
+    from finsent.model.engine import choose_runtime
 
     cpu = torch.device("cpu")
     assert choose_runtime("auto", cpu, "fp32") == "onnx"  # onnxruntime is a dependency

@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from finsent.cli import app
-from model.classifier import load
+from finsent.model.classifier import load
 
 runner = CliRunner()
 

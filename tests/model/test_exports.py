@@ -7,9 +7,9 @@ import importlib
 import pytest
 
 MODULES = [
-    "model.architecture", "model.batching", "model.bench", "model.card", "model.classifier",
-    "model.classify", "model.cli", "model.data", "model.engine", "model.evaluate", "model.export",
-    "model.labels", "model.metrics", "model.train", "model.train_args",
+    "finsent.model.architecture", "finsent.model.batching", "finsent.model.bench", "finsent.model.card", "finsent.model.classifier",
+    "finsent.model.classify", "finsent.model.cli", "finsent.model.data", "finsent.model.engine", "finsent.model.evaluate", "finsent.model.export",
+    "finsent.model.labels", "finsent.model.metrics", "finsent.model.train", "finsent.model.train_args",
 ]  # fmt: skip
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sklearn.metrics import f1_score
 
-from model.metrics import classification_report, format_report
+from finsent.model.metrics import classification_report, format_report
 
 LABELS = ["negative", "neutral", "positive"]
 # true:  neg neg neg neu neu neu neu pos pos pos

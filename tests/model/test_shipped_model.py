@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from finsent.settings import default_model_path
-from model.classifier import load
-from model.engine import agreement, load_engine
-from model.evaluate import evaluate_file
+from finsent.model.classifier import load
+from finsent.model.engine import agreement, load_engine
+from finsent.model.evaluate import evaluate_file
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 TRAIN = [DATA / "tfns-sentiment" / "train.csv", DATA / "tfn-topic" / "train.csv"]

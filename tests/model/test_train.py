@@ -9,10 +9,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from model.classifier import load
-from model.data import dedup_against, read_examples
-from model.train import class_weights, main
-from model.train_args import parse_args
+from finsent.model.classifier import load
+from finsent.model.data import dedup_against, read_examples
+from finsent.model.train import class_weights, main
+from finsent.model.train_args import parse_args
 
 
 def _argv(tiny_base: Path, data_dir: Path, out: Path, *extra: str) -> list[str]:
@@ -141,9 +141,9 @@ def test_class_weights_follow_inverse_frequency() -> None:
 
 
 def test_a_task_can_override_the_class_weight_power() -> None:
-    from model.card import _train_table
-    from model.train import _weight_power
-    from model.train_args import FinetuneArguments
+    from finsent.model.card import _train_table
+    from finsent.model.train import _weight_power
+    from finsent.model.train_args import FinetuneArguments
 
     f = FinetuneArguments(output_dir="o", class_weight_power=0.5, sentiment_class_weight_power=0.0)
     assert _weight_power(f, "sentiment") == 0.0
@@ -171,7 +171,7 @@ def test_train_help_lists_the_dataclass_arguments() -> None:
 
 
 def test_freeze_embeddings_freezes_only_the_word_embeddings(tiny_base: Path, data_dir: Path) -> None:
-    from model.train import build_model, load_tasks
+    from finsent.model.train import build_model, load_tasks
 
     margs, dargs, _ = parse_args(
         [

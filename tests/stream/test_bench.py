@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from finsent.settings import Settings
-from stream.bench import bench_texts, percentile, run_end_to_end, summarise_rss, temporary_database
-from stream.broker import EmbeddedBroker
+from finsent.stream.bench import bench_texts, percentile, run_end_to_end, summarise_rss, temporary_database
+from finsent.stream.broker import EmbeddedBroker
 from tests.conftest import ADMIN_URL
 
 

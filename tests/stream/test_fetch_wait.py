@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
-from stream.app import set_fetch_max_wait
+from finsent.stream.app import set_fetch_max_wait
 
 
 def test_the_wrapper_sets_the_wait_on_every_new_consumer_and_does_not_stack(monkeypatch: pytest.MonkeyPatch) -> None:

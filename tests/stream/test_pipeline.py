@@ -8,12 +8,12 @@ from pathlib import Path
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-import migrations
+from finsent import migrations
 from finsent.db import make_engine, make_sessionmaker
 from finsent.messages import NewsMessage
 from finsent.tables import Score
-from model.classifier import load
-from stream.pipeline import RawRecord, persist_with_retry, score, triage
+from finsent.model.classifier import load
+from finsent.stream.pipeline import RawRecord, persist_with_retry, score, triage
 from tests.conftest import ADMIN_URL
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
@@ -129,7 +129,7 @@ def test_a_system_error_is_not_blamed_on_the_data(pg_url: str, tiny_model_path: 
 def test_a_stop_request_ends_the_retry_loop_during_an_outage(tiny_model_path: Path) -> None:
     import pytest
 
-    from stream.pipeline import Stopping
+    from finsent.stream.pipeline import Stopping
 
     url = make_url(ADMIN_URL).set(database="finsent_never_created").render_as_string(hide_password=False)
     engine = make_engine(url)
@@ -148,7 +148,7 @@ def test_a_stop_request_ends_the_retry_loop_during_an_outage(tiny_model_path: Pa
 def test_backoff_is_capped_so_writes_resume_soon_after_the_database_returns(tiny_model_path: Path) -> None:
     import pytest
 
-    from stream.pipeline import Stopping
+    from finsent.stream.pipeline import Stopping
 
     url = make_url(ADMIN_URL).set(database="finsent_never_created").render_as_string(hide_password=False)
     engine = make_engine(url)

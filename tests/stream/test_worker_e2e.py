@@ -20,8 +20,8 @@ from kafka import KafkaConsumer
 from sqlalchemy import create_engine, func, select
 
 from finsent.tables import Document, Rollup, Score
-from stream.broker import EmbeddedBroker, free_port
-from stream.kafka import ensure_topics, make_producer
+from finsent.stream.broker import EmbeddedBroker, free_port
+from finsent.stream.kafka import ensure_topics, make_producer
 
 pytestmark = pytest.mark.slow
 
