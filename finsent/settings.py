@@ -2,17 +2,19 @@
 
 Values come from, highest priority first: keyword arguments, environment variables
 (``FINSENT_<SECTION>_<FIELD>``, e.g. ``FINSENT_KAFKA_BOOTSTRAP``, ``FINSENT_DATABASE_URL``),
-an optional TOML file (``FINSENT_CONFIG`` or ``--config``; sections match the classes below),
+an optional TOML file (``load_settings(config_file)``, which ``finsent --config`` uses, else
+``FINSENT_CONFIG``; sections match the classes below),
 then the defaults, which run on a fresh machine with no configuration at all:
 embedded broker, a SQLite file under ``./var``, the shipped model.
 
-Build it once at the entry point (``get_settings``) and pass it down; logic never reads
-the environment itself.
+Build it once at the entry point (``load_settings`` in the CLI, ``get_settings`` in the
+dashboard's script) and pass it down; logic never reads the environment itself.
 """
 
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -36,9 +38,13 @@ __all__ = [
     "StreamSettings",
     "default_model_path",
     "get_settings",
+    "load_settings",
 ]
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
+# The TOML file ``load_settings`` was given, for the sources hook below (pydantic-settings builds the
+# sources before it sees any argument); unset means FINSENT_CONFIG, if that is set.
+_config_file: ContextVar[str | None] = ContextVar("finsent_config_file", default=None)
 
 
 def default_model_path() -> Path:
@@ -221,10 +227,10 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        config_file = os.environ.get("FINSENT_CONFIG")
+        config_file = _config_file.get() or os.environ.get("FINSENT_CONFIG")
         if config_file:
             if not Path(config_file).is_file():
-                raise FileNotFoundError(f"FINSENT_CONFIG points at {config_file!r}, which is not a file")
+                raise FileNotFoundError(f"the settings file {config_file!r} (FINSENT_CONFIG or --config) is not a file")
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
         return tuple(sources)
 
@@ -233,7 +239,16 @@ class Settings(BaseSettings):
         return self.model_dump(mode="json")  # SecretStr dumps as '**********'
 
 
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Settings from ``overrides``, the environment, then ``config_file`` (default: FINSENT_CONFIG), then defaults."""
+    token = _config_file.set(str(config_file) if config_file is not None else None)
+    try:
+        return Settings(**overrides)
+    finally:
+        _config_file.reset(token)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once at the entry point."""
+    """The process-wide settings from the environment, read once (for entry scripts without arguments)."""
     return Settings()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from finsent.dashboard.cli import APP_PATH, streamlit_command
+from finsent.dashboard.serve import APP_PATH, streamlit_command
 from finsent.cli import app
 from finsent.settings import get_settings
 

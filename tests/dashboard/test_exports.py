@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 MODULES = [
-    "finsent.dashboard.access", "finsent.dashboard.actions", "finsent.dashboard.bench", "finsent.dashboard.charts", "finsent.dashboard.cli",
+    "finsent.dashboard.access", "finsent.dashboard.actions", "finsent.dashboard.bench", "finsent.dashboard.charts", "finsent.dashboard.serve",
     "finsent.dashboard.data", "finsent.dashboard.queries", "finsent.dashboard.ranges", "finsent.dashboard.ui", "finsent.dashboard.views.common",
 ]  # fmt: skip
 

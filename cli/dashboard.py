@@ -10,15 +10,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from finsent.dashboard.access import AccessError, check_listen, is_loopback
+from finsent.cli.context import invocation_of, settings_of
+from finsent.cli.help import App
+from finsent.dashboard.access import AccessError, check_listen
+from finsent.dashboard.serve import APP_PATH, streamlit_command
 
-__all__ = ["APP_PATH", "register", "streamlit_command"]
+__all__ = ["register"]
 
 log = logging.getLogger(__name__)
 
-APP_PATH = Path(__file__).resolve().parent / "app.py"
-
-dashboard_app = typer.Typer(
+dashboard_app = App(
     help=(
         "The dashboard: `finsent dashboard` serves it (Streamlit) on FINSENT_DASHBOARD_HOST:PORT "
         "(default 127.0.0.1:8501). On any address but loopback it refuses to start without "
@@ -26,24 +27,6 @@ dashboard_app = typer.Typer(
     ),
     invoke_without_command=True,
 )
-
-
-def streamlit_command(host: str, port: int) -> list[str]:
-    """The ``streamlit run`` command line for the dashboard on host:port."""
-    return [
-        sys.executable, "-m", "streamlit", "run", str(APP_PATH),
-        "--server.address", host,
-        "--server.port", str(port),
-        "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
-        # No source watching or rerun-on-save in a deployed dashboard.
-        "--server.fileWatcherType", "none",
-        "--server.runOnSave", "false",
-        "--client.toolbarMode", "viewer",
-        # Tracebacks can carry SQL and paths: show them on loopback only.
-        "--client.showErrorDetails", "full" if is_loopback(host) else "type",
-        "--theme.base", "light",
-    ]  # fmt: skip
 
 
 @dashboard_app.callback(invoke_without_command=True)
@@ -57,9 +40,8 @@ def serve(
     """Serve the dashboard until Ctrl-C (the process becomes the Streamlit server)."""
     if ctx.invoked_subcommand is not None:
         return
-    from finsent.cli import settings_from
-
-    settings = settings_from()
+    invocation = invocation_of(ctx)
+    settings = invocation.settings
     host = host or settings.dashboard.host
     port = port or settings.dashboard.port
     try:
@@ -67,9 +49,9 @@ def serve(
     except AccessError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    # The Streamlit process builds its settings from the same environment (and FINSENT_CONFIG);
-    # host and port given here override them there too.
-    env = dict(os.environ)
+    # The Streamlit process builds its settings from the same environment (and --config, passed on
+    # as FINSENT_CONFIG); host and port given here override them there too.
+    env = invocation.child_env(os.environ)
     env.update(
         FINSENT_DASHBOARD_HOST=host,
         FINSENT_DASHBOARD_PORT=str(port),
@@ -89,6 +71,7 @@ def serve(
 
 @dashboard_app.command("seed-bench")
 def seed_bench_command(
+    ctx: typer.Context,
     rows: Annotated[int, typer.Option(help="Scored documents to generate.")] = 10_000_000,
     days: Annotated[float, typer.Option(help="Spread them over this many days up to now.")] = 365.0,
 ) -> None:
@@ -100,10 +83,9 @@ def seed_bench_command(
     """
     from finsent import migrations
     from finsent.dashboard.bench import seed_bench
-    from finsent.cli import settings_from
     from finsent.db import make_engine
 
-    url = settings_from().database.url.get_secret_value()
+    url = settings_of(ctx).database.url.get_secret_value()
     migrations.upgrade(url)
     engine = make_engine(url)
     try:
@@ -118,6 +100,7 @@ def seed_bench_command(
 
 @dashboard_app.command("bench")
 def bench_command(
+    ctx: typer.Context,
     warm_runs: Annotated[int, typer.Option(help="Warm (cached) runs per page after the cold one.")] = 3,
 ) -> None:
     """Time every page's render with Streamlit's AppTest on the configured database.
@@ -129,10 +112,9 @@ def bench_command(
     """
     from finsent.dashboard import queries
     from finsent.dashboard.bench import time_pages
-    from finsent.cli import settings_from
     from finsent.db import make_engine
 
-    url = settings_from().database.url.get_secret_value()
+    url = settings_of(ctx).database.url.get_secret_value()
     engine = make_engine(url)
     with engine.connect() as conn:
         versions = queries.model_versions(conn)
@@ -153,5 +135,5 @@ def bench_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add this package's commands to the finsent CLI."""
+    """Add ``finsent dashboard``."""
     app.add_typer(dashboard_app, name="dashboard")

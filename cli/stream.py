@@ -1,4 +1,4 @@
-"""``finsent worker`` and ``finsent broker``."""
+"""``finsent worker``, ``finsent broker`` and ``finsent bench``."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from typing import Annotated, Optional
 
 import typer
 
+from finsent.cli.context import settings_of
+
 __all__ = ["register"]
 
 
-def worker() -> None:
+def worker(ctx: typer.Context) -> None:
     """Run the stream worker: consume the raw topic in micro-batches, score, store, publish.
 
     Scale out by starting more workers with the same consumer group. SIGTERM finishes the
@@ -21,11 +23,10 @@ def worker() -> None:
     """
     import faust
 
-    from finsent.cli import settings_from
     from finsent.stream.app import create_app, load_predictor
     from finsent.stream.kafka import bootstrap_servers, ensure_topics, topic_names
 
-    settings = settings_from()
+    settings = settings_of(ctx)
     ensure_topics(
         bootstrap_servers(settings.kafka),
         topic_names(settings.kafka),
@@ -38,6 +39,7 @@ def worker() -> None:
 
 
 def broker(
+    ctx: typer.Context,
     port: Annotated[int, typer.Option(help="Loopback port (default: FINSENT_KAFKA_EMBEDDED_PORT, 19092).")] = 0,
 ) -> None:
     """Run the embedded Kafka-protocol broker (Tansu) on loopback until Ctrl-C.
@@ -45,11 +47,10 @@ def broker(
     For development and the demo only; production uses Apache Kafka. Storage is in memory:
     topics vanish when it stops. Topics from the settings are created with their partitions.
     """
-    from finsent.cli import settings_from
     from finsent.stream.broker import EmbeddedBroker
     from finsent.stream.kafka import ensure_topics, topic_names
 
-    settings = settings_from()
+    settings = settings_of(ctx)
     embedded = EmbeddedBroker(port=port or settings.kafka.embedded_port).start()
     ensure_topics(embedded.bootstrap, topic_names(settings.kafka), partitions=settings.kafka.partitions)
     typer.echo(f"broker ready at {embedded.bootstrap} (Ctrl-C stops it)")
@@ -65,6 +66,7 @@ def broker(
 
 
 def bench(
+    ctx: typer.Context,
     messages: Annotated[int, typer.Option(help="Messages per end-to-end run.")] = 5000,
     sample: Annotated[int, typer.Option(help="Texts for the engine measurement.")] = 2000,
     naive_sample: Annotated[int, typer.Option(help="Texts for the (slow) naive baseline.")] = 300,
@@ -89,12 +91,11 @@ def bench(
     """
     import json as _json
 
-    from finsent.cli import settings_from
     from finsent.model.bench import engine_rate, naive_baseline
     from finsent.stream.bench import as_dict, bench_texts, run_end_to_end, temporary_database
     from finsent.stream.broker import EmbeddedBroker
 
-    settings = settings_from()
+    settings = settings_of(ctx)
     model_path = model or settings.model.path
     corpus = bench_texts(max(messages, sample), path=texts)
     sample_texts = [m.text for m in corpus[:sample]]
@@ -173,7 +174,7 @@ def _format_report(r: dict) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    """Add this package's commands to the finsent CLI."""
+    """Add ``finsent worker``, ``broker`` and ``bench``."""
     app.command("worker")(worker)
     app.command("broker")(broker)
     app.command("bench")(bench)

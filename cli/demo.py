@@ -21,6 +21,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from finsent.cli.context import invocation_of
+
 __all__ = ["Service", "Supervisor", "register"]
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ class Supervisor:
 
 
 def demo(
+    ctx: typer.Context,
     rate: Annotated[Optional[float], typer.Option(help="Simulated messages per second (default: FINSENT_INGEST_SIMULATOR_RATE).")] = None,
     duration: Annotated[Optional[float], typer.Option(help="Stop by itself after this many seconds (default: run until Ctrl-C).")] = None,
     dashboard: Annotated[bool, typer.Option(help="Start the dashboard.")] = True,
@@ -91,11 +94,11 @@ def demo(
     Ctrl-C stops everything cleanly.
     """
     from finsent import migrations
-    from finsent.cli import settings_from
     from finsent.stream.broker import EmbeddedBroker
     from finsent.stream.kafka import ensure_topics, topic_names
 
-    settings = settings_from()
+    invocation = invocation_of(ctx)
+    settings = invocation.settings
     model_path = Path(settings.model.path)
     if not model_path.exists():
         raise typer.BadParameter(f"model not found at {model_path}; set FINSENT_MODEL_PATH or run `make model`")
@@ -111,7 +114,8 @@ def demo(
     db_url = settings.database.url.get_secret_value()
     migrations.upgrade(db_url)
 
-    env = {**os.environ, "FINSENT_KAFKA_BOOTSTRAP": bootstrap, "FINSENT_DATA_DIR": settings.data_dir}
+    # The services read the same settings: this environment, plus --config and --log-level.
+    env = invocation.child_env({**os.environ, "FINSENT_KAFKA_BOOTSTRAP": bootstrap, "FINSENT_DATA_DIR": settings.data_dir})
     services = [Service("worker", ["worker"])]
     services.append(Service("simulator", ["ingest", "simulate", *(["--rate", str(rate)] if rate else [])]))
     if alerts:

@@ -10,13 +10,16 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from finsent.cli.context import settings_of
+from finsent.cli.help import App
+
 if TYPE_CHECKING:
     from finsent.alerts.operations import AlertView, SilenceView
     from finsent.settings import Settings
 
 __all__ = ["alerts_app", "register"]
 
-alerts_app = typer.Typer(
+alerts_app = App(
     help="Negative-sentiment spike alerts: evaluation, operations (list/ack/silence), backtest and benchmark.",
     no_args_is_help=True,
 )
@@ -29,12 +32,6 @@ VersionOption = Annotated[
     Optional[str], typer.Option("--model-version", help="Evaluate this model version (default: the one that scored last).")
 ]
 ByOption = Annotated[Optional[str], typer.Option("--by", help="Who is acting (default: your login name).")]
-
-
-def _settings() -> Settings:
-    from finsent.cli import settings_from
-
-    return settings_from()
 
 
 def _factory(settings: Settings):  # type: ignore[no-untyped-def]
@@ -87,6 +84,7 @@ def _silence_line(s: SilenceView) -> str:
 
 @alerts_app.command("run")
 def run(
+    ctx: typer.Context,
     rules: RulesOption = None,
     model_version: VersionOption = None,
     once: Annotated[bool, typer.Option("--once", help="One evaluation and one dispatch, then exit (for cron).")] = False,
@@ -95,7 +93,7 @@ def run(
     from finsent.alerts.scheduler import run_forever
     from finsent.alerts.wiring import build_cycle
 
-    settings = _settings()
+    settings = settings_of(ctx)
     cycle = build_cycle(settings.alerts, _factory(settings), rules_path=rules, model_version=model_version)
     if once:
         result = cycle.evaluate()
@@ -112,6 +110,7 @@ def run(
 
 @alerts_app.command("list")
 def list_(
+    ctx: typer.Context,
     state: Annotated[str, typer.Option("--state", help="firing, resolved or all.")] = "all",
     since: Annotated[Optional[str], typer.Option("--since", help="Started after: ISO time or a duration ago (7d).")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
@@ -122,7 +121,7 @@ def list_(
 
     from finsent.alerts.operations import list_alerts
 
-    settings = _settings()
+    settings = settings_of(ctx)
     with _factory(settings)() as session:
         alerts = list_alerts(
             session,
@@ -144,11 +143,11 @@ def list_(
 
 
 @alerts_app.command("show")
-def show(alert_id: Annotated[int, typer.Argument(help="Alert id.")]) -> None:
+def show(ctx: typer.Context, alert_id: Annotated[int, typer.Argument(help="Alert id.")]) -> None:
     """One alert and its history."""
     from finsent.alerts.operations import alert_history, get_alert
 
-    settings = _settings()
+    settings = settings_of(ctx)
     with _factory(settings)() as session:
         try:
             alert = get_alert(session, alert_id=alert_id, now=_now())
@@ -165,6 +164,7 @@ def show(alert_id: Annotated[int, typer.Argument(help="Alert id.")]) -> None:
 
 @alerts_app.command("ack")
 def ack_(
+    ctx: typer.Context,
     alert_id: Annotated[int, typer.Argument(help="Alert id (see `finsent alerts list`).")],
     by: ByOption = None,
     comment: Annotated[str, typer.Option("--comment")] = "",
@@ -173,7 +173,7 @@ def ack_(
     from finsent.alerts.operations import ack
     from finsent.db import session_scope
 
-    settings = _settings()
+    settings = settings_of(ctx)
     try:
         with session_scope(_factory(settings)) as session:
             alert = ack(session, alert_id=alert_id, by=_who(by), now=_now(), comment=comment)
@@ -184,6 +184,7 @@ def ack_(
 
 @alerts_app.command("silence")
 def silence_(
+    ctx: typer.Context,
     alert_id: Annotated[Optional[int], typer.Argument(help="Silence this alert's rule and scope.")] = None,
     match: Annotated[
         Optional[list[str]], typer.Option("--match", "-m", help='Label matcher, repeatable: ticker="ACME", severity=~"warn.*".')
@@ -203,7 +204,7 @@ def silence_(
         ends_at = _now() + parse_duration(duration)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    settings = _settings()
+    settings = settings_of(ctx)
     try:
         with session_scope(_factory(settings)) as session:
             if alert_id is not None:
@@ -217,6 +218,7 @@ def silence_(
 
 @alerts_app.command("unsilence")
 def unsilence_(
+    ctx: typer.Context,
     silence_id: Annotated[int, typer.Argument(help="Silence id (see `finsent alerts silences`).")],
     by: ByOption = None,
 ) -> None:
@@ -224,7 +226,7 @@ def unsilence_(
     from finsent.alerts.operations import unsilence
     from finsent.db import session_scope
 
-    settings = _settings()
+    settings = settings_of(ctx)
     try:
         with session_scope(_factory(settings)) as session:
             row = unsilence(session, silence_id=silence_id, by=_who(by), now=_now())
@@ -234,11 +236,11 @@ def unsilence_(
 
 
 @alerts_app.command("silences")
-def silences(all_: Annotated[bool, typer.Option("--all", help="Include expired silences.")] = False) -> None:
+def silences(ctx: typer.Context, all_: Annotated[bool, typer.Option("--all", help="Include expired silences.")] = False) -> None:
     """Silences in force or scheduled."""
     from finsent.alerts.operations import list_silences
 
-    settings = _settings()
+    settings = settings_of(ctx)
     with _factory(settings)() as session:
         rows = list_silences(session, now=_now(), include_expired=all_)
     for row in rows:
@@ -248,12 +250,12 @@ def silences(all_: Annotated[bool, typer.Option("--all", help="Include expired s
 
 
 @alerts_app.command("check")
-def check(rules: RulesOption = None) -> None:
+def check(ctx: typer.Context, rules: RulesOption = None) -> None:
     """Validate a rules file and print the rules, routes and receivers it defines."""
     from finsent.alerts.errors import RulesError
     from finsent.alerts.rules import load_config
 
-    settings = _settings()
+    settings = settings_of(ctx)
     try:
         config = load_config(rules or settings.alerts.rules_file)
     except RulesError as exc:
@@ -264,6 +266,7 @@ def check(rules: RulesOption = None) -> None:
 
 @alerts_app.command("backtest")
 def backtest_(
+    ctx: typer.Context,
     since: Annotated[str, typer.Option("--since", help="Start: ISO date/time or a duration ago (7d).")],
     until: Annotated[Optional[str], typer.Option("--until", help="End (default now).")] = None,
     step: Annotated[str, typer.Option("--step", help="Evaluate every: 1m, 5m, 15m.")] = "5m",
@@ -276,7 +279,7 @@ def backtest_(
     from finsent.alerts.cycle import active_model_version
     from finsent.alerts.rules import load_config, parse_duration
 
-    settings = _settings()
+    settings = settings_of(ctx)
     config = load_config(rules or settings.alerts.rules_file)
     start, end = _when(since), _when(until) if until else _now()
     with _factory(settings)() as session:
@@ -313,6 +316,7 @@ def backtest_(
 
 @alerts_app.command("bench")
 def bench(
+    ctx: typer.Context,
     rows: Annotated[int, typer.Option("--rows", min=1000, help="Scored documents to seed.")] = 10_000_000,
     days: Annotated[float, typer.Option("--days", help="History they span.")] = 60.0,
     tickers: Annotated[int, typer.Option("--tickers")] = 500,
@@ -327,7 +331,7 @@ def bench(
     """Seed a fresh PostgreSQL database with ROWS scored documents and time evaluation cycles (target < 200 ms)."""
     from finsent.alerts.bench import BenchSpec, run_bench
 
-    settings = _settings()
+    settings = settings_of(ctx)
     url = database_url or settings.database.url.get_secret_value()
     spec = BenchSpec(rows=rows, days=days, tickers=tickers, topics=topics, sources=sources, cycles=cycles)
     try:
@@ -338,5 +342,5 @@ def bench(
 
 
 def register(app: typer.Typer) -> None:
-    """Add this package's commands to the finsent CLI."""
+    """Add ``finsent alerts``."""
     app.add_typer(alerts_app, name="alerts")

@@ -1,4 +1,4 @@
-"""Command-line entry points of the ingest package: ``finsent ingest ...`` and ``finsent backfill``."""
+"""``finsent ingest ...`` and ``finsent backfill``: the ingest package's commands."""
 
 from __future__ import annotations
 
@@ -6,13 +6,19 @@ import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from finsent.cli.context import settings_of
+from finsent.cli.help import App
+
+if TYPE_CHECKING:
+    from finsent.settings import Settings
+
 __all__ = ["register"]
 
-ingest_app = typer.Typer(
+ingest_app = App(
     help="Feed the raw topic: replay files, run the market-news simulator, or poll the configured sources.",
     no_args_is_help=True,
 )
@@ -30,11 +36,10 @@ def _fields(pairs: list[str] | None) -> dict[str, str]:
     return out
 
 
-def _bootstrap() -> str:
-    from finsent.cli import settings_from
+def _bootstrap(settings: Settings) -> str:
     from finsent.stream.kafka import bootstrap_servers
 
-    return bootstrap_servers(settings_from().kafka)
+    return bootstrap_servers(settings.kafka)
 
 
 def _no_broker(bootstrap: str) -> typer.Exit:
@@ -48,6 +53,7 @@ def _no_broker(bootstrap: str) -> typer.Exit:
 
 @ingest_app.command("replay")
 def replay_command(
+    ctx: typer.Context,
     path: Annotated[
         Path, typer.Argument(help="A JSONL, CSV or Parquet file, or a folder of them.", exists=True)
     ],
@@ -62,12 +68,11 @@ def replay_command(
     """Send the news in FILE (or every file in a folder) to the raw topic, and print how many went."""
     from kafka.errors import KafkaError
 
-    from finsent.cli import settings_from
     from finsent.ingest.producer import Publisher
     from finsent.ingest.replay import replay
 
-    settings = settings_from()
-    bootstrap = _bootstrap()
+    settings = settings_of(ctx)
+    bootstrap = _bootstrap(settings)
     try:
         publisher = Publisher.connect(settings, bootstrap, topic=topic, linger_ms=20, batch_size=256 * 1024)
     except KafkaError:
@@ -109,6 +114,7 @@ def _burst(spec: str):  # type: ignore[no-untyped-def]
 
 @ingest_app.command("simulate")
 def simulate_command(
+    ctx: typer.Context,
     rate: Annotated[
         float | None,
         typer.Option(help="Messages per second (default: FINSENT_INGEST_SIMULATOR_RATE).", min=0.001),
@@ -139,11 +145,10 @@ def simulate_command(
 
     from kafka.errors import KafkaError
 
-    from finsent.cli import settings_from
     from finsent.ingest.scheduler import stop_on_signals
     from finsent.ingest.simulator import load_scenario, run_simulator
 
-    settings = settings_from()
+    settings = settings_of(ctx)
     try:
         chosen = load_scenario(scenario, rate=rate or settings.ingest.simulator_rate)
     except (ValueError, OSError) as exc:
@@ -151,7 +156,7 @@ def simulate_command(
     if burst:
         chosen = replace(chosen, bursts=chosen.bursts + tuple(_burst(b) for b in burst))
     stop = threading.Event()
-    bootstrap = _bootstrap()
+    bootstrap = _bootstrap(settings)
     with stop_on_signals(stop):
         try:
             sent = run_simulator(
@@ -165,6 +170,7 @@ def simulate_command(
 
 @ingest_app.command("run")
 def run_command(
+    ctx: typer.Context,
     sources: Annotated[
         Path | None,
         typer.Option(help="Sources file (TOML/YAML); default FINSENT_INGEST_SOURCES_FILE.", exists=True),
@@ -182,7 +188,6 @@ def run_command(
 
     from kafka.errors import KafkaError
 
-    from finsent.cli import settings_from
     from finsent.ingest.config import load_sources
     from finsent.ingest.errors import ConfigError
     from finsent.ingest.producer import Publisher
@@ -190,7 +195,7 @@ def run_command(
     from finsent.ingest.scheduler import run_until_stopped, stop_on_signals
     from finsent.ingest.state import IngestState
 
-    settings = settings_from()
+    settings = settings_of(ctx)
     path = sources or (Path(settings.ingest.sources_file) if settings.ingest.sources_file else None)
     if path is None:
         typer.echo("error: no sources file: pass --sources or set FINSENT_INGEST_SOURCES_FILE", err=True)
@@ -211,7 +216,7 @@ def run_command(
         from prometheus_client import start_http_server
 
         start_http_server(port, addr="127.0.0.1")
-    bootstrap = _bootstrap()
+    bootstrap = _bootstrap(settings)
     state = IngestState(settings.ingest.state_path)
     pruned = state.prune(settings.ingest.dedup_retention_days * 86400.0)
     try:
@@ -275,6 +280,7 @@ def _when(value: str | None) -> datetime | None:
 
 
 def backfill_command(
+    ctx: typer.Context,
     path: Annotated[
         Path | None, typer.Argument(help="JSONL/CSV/Parquet file or folder to score (omit with --rescore).")
     ] = None,
@@ -312,14 +318,13 @@ def backfill_command(
     """
     import logging
 
-    from finsent.cli import settings_from
     from finsent.db import make_engine, make_sessionmaker
     from finsent.ingest.backfill import BackfillError, BackfillOptions, backfill_files, rescore_documents
     from finsent.model.engine import load_engine_from_settings
 
     if rescore == (path is not None):
         raise typer.BadParameter("give either PATH or --rescore")
-    settings = settings_from()
+    settings = settings_of(ctx)
     # The same inference engine as the worker, so a backfilled score equals a live one.
     classifier = load_engine_from_settings(settings, path=model, precision=precision)
     url = settings.database.url.get_secret_value()
@@ -374,6 +379,6 @@ def backfill_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add this package's commands to the finsent CLI."""
+    """Add ``finsent ingest`` and ``finsent backfill``."""
     app.add_typer(ingest_app, name="ingest")
     app.command("backfill")(backfill_command)

@@ -1,4 +1,4 @@
-"""Command-line entry points of the model package: ``train``, ``evaluate``, ``classify``.
+"""``finsent train``, ``evaluate`` and ``classify``: the model package's commands.
 
 torch and transformers are imported inside the commands so ``finsent --help`` stays fast.
 """
@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+from finsent.cli.context import settings_of
 
 __all__ = ["register"]
 
@@ -33,6 +35,7 @@ def train_command(ctx: typer.Context) -> None:
 
 
 def evaluate_command(
+    ctx: typer.Context,
     file: Annotated[
         Path, typer.Argument(help="Labeled CSV/JSONL file (text, label).", exists=True, dir_okay=False)
     ],
@@ -56,12 +59,11 @@ def evaluate_command(
     label_field: Annotated[str, typer.Option(help="Label column / field.")] = "label",
 ) -> None:
     """Per-class precision/recall/F1, macro/weighted F1, accuracy and confusion matrix on a labeled file."""
-    from finsent.cli import settings_from
     from finsent.model.classifier import load
     from finsent.model.evaluate import evaluate_file
     from finsent.model.metrics import format_report
 
-    settings = settings_from().model
+    settings = settings_of(ctx).model
     classifier = load(
         model or settings.path,
         device=settings.device,
@@ -99,6 +101,7 @@ def evaluate_command(
 
 
 def classify_command(
+    ctx: typer.Context,
     input: Annotated[
         str, typer.Argument(help="JSONL (a 'text' field) or CSV (a 'text' column); '-' = stdin.")
     ] = "-",
@@ -125,11 +128,10 @@ def classify_command(
     ] = None,
 ) -> None:
     """Score texts: JSONL with sentiment, sentiment_score, topic, topic_score; other fields pass through."""
-    from finsent.cli import settings_from
     from finsent.model.classify import classify_stream, open_records
     from finsent.model.engine import load_engine_from_settings
 
-    predictor = load_engine_from_settings(settings_from(), path=model, precision=precision)
+    predictor = load_engine_from_settings(settings_of(ctx), path=model, precision=precision)
     show = sys.stderr.isatty() if progress is None else progress
     try:
         records = open_records(input, input_format, text_field=text_field)
@@ -155,7 +157,7 @@ def classify_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add this package's commands to the finsent CLI."""
+    """Add ``finsent train``, ``evaluate`` and ``classify``."""
     # train's flags come from its argument dataclasses; --help is theirs, not Typer's.
     app.command(
         "train",
