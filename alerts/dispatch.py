@@ -26,7 +26,15 @@ from finsent.alerts.matchers import Matcher, parse_matcher
 from finsent.alerts.notify import Notifier
 from finsent.alerts.outbox import DeliveryReport, RetryPolicy, deliver_due, enqueue
 from finsent.alerts.render import Notice, NoticeAlert, render_email, render_slack
-from finsent.alerts.routing import RouteNode, build_tree, group_key, group_labels, inhibited, match_routes, silenced
+from finsent.alerts.routing import (
+    RouteNode,
+    build_tree,
+    group_key,
+    group_labels,
+    inhibited,
+    match_routes,
+    silenced,
+)
 from finsent.alerts.rules import AlertsConfig
 from finsent.settings import AlertSettings
 from finsent.tables import Alert, AlertEvent, NotificationGroup, Silence

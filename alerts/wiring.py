@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 from datetime import timedelta
 from email.message import EmailMessage
-import ssl
 from pathlib import Path
 
 import httpx

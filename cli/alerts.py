@@ -329,7 +329,7 @@ def bench(
     keep: Annotated[bool, typer.Option("--keep", help="Keep the bench database afterwards.")] = False,
 ) -> None:
     """Seed a fresh PostgreSQL database with ROWS scored documents and time evaluation cycles (target < 200 ms)."""
-    from finsent.alerts.bench import BenchSpec, run_bench
+    from finsent.bench.alerts import BenchSpec, run_bench
 
     settings = settings_of(ctx)
     url = database_url or settings.database.url.get_secret_value()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -82,7 +81,7 @@ def seed_bench_command(
     about 14 GB of disk. Migrations are applied first.
     """
     from finsent import migrations
-    from finsent.dashboard.bench import seed_bench
+    from finsent.bench.dashboard import seed_bench
     from finsent.db import make_engine
 
     url = settings_of(ctx).database.url.get_secret_value()
@@ -110,8 +109,8 @@ def bench_command(
     so every query hits the database; 'warm' is the best rerun served from the cache. The
     view is pinned to the newest data (?asof=).
     """
+    from finsent.bench.dashboard import time_pages
     from finsent.dashboard import queries
-    from finsent.dashboard.bench import time_pages
     from finsent.db import make_engine
 
     url = settings_of(ctx).database.url.get_secret_value()

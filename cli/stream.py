@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from finsent.cli.context import settings_of
+from finsent.cli.context import invocation_of, settings_of
 
 __all__ = ["register"]
 
@@ -89,88 +89,30 @@ def bench(
     full speed and then at half of the measured rate, with produce-to-row latency percentiles and
     the worker's memory.
     """
-    import json as _json
+    import json
 
-    from finsent.model.bench import engine_rate, naive_baseline
-    from finsent.stream.bench import as_dict, bench_texts, run_end_to_end, temporary_database
-    from finsent.stream.broker import EmbeddedBroker
+    from finsent.bench.throughput import format_report, run_throughput
 
-    settings = settings_of(ctx)
-    model_path = model or settings.model.path
-    corpus = bench_texts(max(messages, sample), path=texts)
-    sample_texts = [m.text for m in corpus[:sample]]
-    import torch
-
-    from finsent.model.engine import choose_precision, choose_runtime
-
-    target = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else device.replace("auto", "cpu"))
-    resolved = choose_precision(precision, target)
-    report: dict = {
-        "model": model_path,
-        "device": str(target),
-        "precision": resolved,
-        "runtime": choose_runtime(runtime, target, resolved),
-        "sample": len(sample_texts),
-    }
-    typer.echo("naive baseline (2 pipelines, batch 1)...", err=True)
-    report["naive_texts_per_s"] = naive_baseline(sample_texts[:naive_sample], model_path, device=device if device != "auto" else "cpu")
-    typer.echo("engine...", err=True)
-    onnx_cache = Path(settings.data_dir) / "onnx"
-    report["engine_texts_per_s"] = engine_rate(
-        sample_texts, model_path, device=device, precision=precision, runtime=runtime, onnx_cache=onnx_cache
+    invocation = invocation_of(ctx)
+    report = run_throughput(
+        invocation.settings,
+        messages=messages,
+        sample=sample,
+        naive_sample=naive_sample,
+        device=device,
+        precision=precision,
+        runtime=runtime,
+        model=model,
+        texts=texts,
+        pg_admin_url=pg_admin_url,
+        end_to_end=end_to_end,
+        child_env=invocation.child_env,
+        progress=lambda line: typer.echo(line, err=True),
     )
-    report["engine_vs_naive"] = report["engine_texts_per_s"] / report["naive_texts_per_s"]
-    if device != "cuda":
-        # The PyTorch fp32 engine (batching, no fused kernels): what the faster backend adds over it.
-        typer.echo("engine, PyTorch fp32...", err=True)
-        report["engine_torch_fp32_texts_per_s"] = engine_rate(
-            sample_texts, model_path, device=device, precision="fp32", runtime="torch"
-        )
-    if end_to_end:
-        env = {"FINSENT_MODEL_DEVICE": device, "FINSENT_MODEL_PRECISION": precision, "FINSENT_MODEL_RUNTIME": runtime}
-        with EmbeddedBroker() as broker:
-            typer.echo(f"end to end, full speed, {messages} messages...", err=True)
-            with temporary_database(pg_admin_url) as db_url:
-                full = run_end_to_end(settings, bootstrap=broker.bootstrap, db_url=db_url, messages=corpus[:messages],
-                                      rate=None, model_path=model_path, extra_env=env)
-            half_rate = full.throughput / 2
-            typer.echo(f"end to end, half load ({half_rate:.0f} msg/s)...", err=True)
-            with temporary_database(pg_admin_url) as db_url:
-                half = run_end_to_end(settings, bootstrap=broker.bootstrap, db_url=db_url,
-                                      messages=corpus[: max(200, min(messages, int(half_rate * 30)))],
-                                      rate=half_rate, model_path=model_path, extra_env=env)
-        report["end_to_end_full"] = as_dict(full)
-        report["end_to_end_half"] = as_dict(half)
-        report["end_to_end_vs_engine"] = full.throughput / report["engine_texts_per_s"]
-        report["end_to_end_vs_naive"] = full.throughput / report["naive_texts_per_s"]
-    typer.echo(_format_report(report))
-    typer.echo(_json.dumps(report, indent=2))
+    typer.echo(format_report(report))
+    typer.echo(json.dumps(report, indent=2))
     if json_out:
-        json_out.write_text(_json.dumps(report, indent=2) + "\n")
-
-
-def _format_report(r: dict) -> str:
-    lines = [
-        f"model {r['model']} on {r['device']} (precision {r['precision']}, runtime {r.get('runtime', 'torch')})",
-        f"{'measurement':<40}{'texts/s':>12}{'vs naive':>10}",
-        f"{'naive: 2 HF pipelines, batch 1':<40}{r['naive_texts_per_s']:>12.0f}{1.0:>10.1f}",
-        f"{'engine: both heads, one pass':<40}{r['engine_texts_per_s']:>12.0f}{r['engine_vs_naive']:>10.1f}",
-    ]
-    if "engine_torch_fp32_texts_per_s" in r:
-        torch_rate = r["engine_torch_fp32_texts_per_s"]
-        lines.append(f"{'engine, PyTorch fp32 backend':<40}{torch_rate:>12.0f}{torch_rate / r['naive_texts_per_s']:>10.1f}")
-    for key, label in (("end_to_end_full", "end to end, full speed"), ("end_to_end_half", "end to end, half load")):
-        if key in r:
-            e = r[key]
-            lines.append(f"{label:<40}{e['throughput']:>12.0f}{e['throughput'] / r['naive_texts_per_s']:>10.1f}"
-                         f"   p50 {e['latency_ms_p50']:.0f} ms  p95 {e['latency_ms_p95']:.0f} ms  p99 {e['latency_ms_p99']:.0f} ms"
-                         f"  RSS {e['rss_mb_start']:.0f}->{e['rss_mb_end']:.0f} MB (max {e['rss_mb_max']:.0f})")
-            lines.append(f"{'':<40}{'':>22}   produce->scored p50 {e.get('to_scored_ms_p50', 0):.0f} ms"
-                         f" p95 {e.get('to_scored_ms_p95', 0):.0f} ms; scored->row p50 {e.get('scored_to_row_ms_p50', 0):.0f} ms"
-                         f" p95 {e.get('scored_to_row_ms_p95', 0):.0f} ms")
-    if "end_to_end_vs_engine" in r:
-        lines.append(f"end to end / engine: {r['end_to_end_vs_engine']:.2f}")
-    return "\n".join(lines)
+        json_out.write_text(json.dumps(report, indent=2) + "\n")
 
 
 def register(app: typer.Typer) -> None:

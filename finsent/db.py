@@ -1,4 +1,4 @@
-"""Engine and session factory, built from settings at the entry point."""
+"""Engine and session factory, built from settings at the entry point; throw-away PostgreSQL databases."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from finsent.settings import DatabaseSettings
 
-__all__ = ["make_engine", "make_sessionmaker", "session_scope"]
+__all__ = ["create_database", "drop_database", "make_engine", "make_sessionmaker", "session_scope"]
 
 
 def make_engine(db: DatabaseSettings | str) -> Engine:
@@ -52,3 +52,27 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose transaction commits on success and rolls back on error."""
     with factory() as session, session.begin():
         yield session
+
+
+def create_database(server_url: str, name: str, *, template: str | None = None) -> str:
+    """Create database ``name`` (a copy of ``template`` when given) on the PostgreSQL server of ``server_url``; its URL."""
+    url = make_url(server_url)
+    if url.get_backend_name() != "postgresql":
+        raise ValueError(f"creating a database needs a PostgreSQL server, not {url.get_backend_name()}")
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+    finally:
+        admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(server_url: str, name: str) -> None:
+    """Drop database ``name`` from the PostgreSQL server of ``server_url``, closing its connections first."""
+    admin = create_engine(make_url(server_url), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()

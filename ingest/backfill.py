@@ -29,10 +29,10 @@ from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from finsent.db import session_scope
+from finsent.ingest.sources.files import count_rows, iter_file_rows, list_inputs, to_message
 from finsent.messages import NewsMessage, ScoredMessage, utcnow
 from finsent.store import rebuild_rollups, write_scored
 from finsent.tables import Document, Score
-from finsent.ingest.sources.files import count_rows, iter_file_rows, list_inputs, to_message
 
 __all__ = [
     "BackfillError",

@@ -16,7 +16,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
-from finsent.messages import NewsMessage, utcnow
 from finsent.ingest.config import (
     FileSource,
     HttpSource,
@@ -34,6 +33,7 @@ from finsent.ingest.sources.files import iter_file_rows, list_inputs, to_message
 from finsent.ingest.sources.json_api import parse_json_api
 from finsent.ingest.sources.rss import parse_feed
 from finsent.ingest.state import IngestState
+from finsent.messages import NewsMessage, utcnow
 
 __all__ = ["Batch", "FilePoller", "HttpPoller", "Poller", "SimulatorPoller", "make_poller"]
 

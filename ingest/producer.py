@@ -11,8 +11,8 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from finsent.messages import NewsMessage
 from finsent.ingest.errors import PublishError
+from finsent.messages import NewsMessage
 
 if TYPE_CHECKING:
     from finsent.settings import Settings

@@ -12,7 +12,6 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from finsent.messages import NewsMessage
 from finsent.ingest.config import SourcesConfig
 from finsent.ingest.errors import IngestError, PublishError, Stopped
 from finsent.ingest.http import Fetcher, HostRateLimiter
@@ -21,6 +20,7 @@ from finsent.ingest.pollers import Poller, make_poller
 from finsent.ingest.producer import Publisher
 from finsent.ingest.state import IngestState
 from finsent.ingest.tickers import MAX_TICKERS, TickerMatcher
+from finsent.messages import NewsMessage
 
 __all__ = ["Ingestor", "PollReport"]
 

@@ -13,8 +13,8 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from finsent.messages import NewsMessage
 from finsent.ingest.dedup import dedup_keys
+from finsent.messages import NewsMessage
 
 __all__ = ["IngestState"]
 

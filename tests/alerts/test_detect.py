@@ -7,7 +7,15 @@ import random
 
 import pytest
 
-from finsent.alerts.detect import Counts, SpikeParams, assess, binomial_z, overall_prior, shrunk_rate, wilson_lower
+from finsent.alerts.detect import (
+    Counts,
+    SpikeParams,
+    assess,
+    binomial_z,
+    overall_prior,
+    shrunk_rate,
+    wilson_lower,
+)
 
 PARAMS = SpikeParams(min_volume=10, min_rate=0.4, min_z=4.0, min_lift=1.5, resolve_z=2.0, prior_weight=20)
 

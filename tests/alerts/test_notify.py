@@ -7,7 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aiosmtpd.smtp import SMTP, Envelope, Session as SmtpSession
+from aiosmtpd.smtp import SMTP, Envelope
+from aiosmtpd.smtp import Session as SmtpSession
 from pydantic import SecretStr
 
 from finsent.alerts.errors import PermanentDeliveryError, TransientDeliveryError

@@ -10,7 +10,16 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from finsent.alerts.operations import ack, alert_history, get_alert, list_alerts, list_silences, silence, silence_alert, unsilence
+from finsent.alerts.operations import (
+    ack,
+    alert_history,
+    get_alert,
+    list_alerts,
+    list_silences,
+    silence,
+    silence_alert,
+    unsilence,
+)
 from finsent.alerts.rules import AlertsConfig
 from finsent.cli import app
 from finsent.db import session_scope

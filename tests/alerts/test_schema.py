@@ -8,8 +8,7 @@ import pkgutil
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from finsent import alerts
-from finsent import migrations
+from finsent import alerts, migrations
 from finsent.db import make_engine
 from finsent.tables import metadata
 

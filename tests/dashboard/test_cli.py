@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from finsent.dashboard.serve import APP_PATH, streamlit_command
 from finsent.cli import app
+from finsent.dashboard.serve import APP_PATH, streamlit_command
 from finsent.settings import get_settings
 
 

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import importlib
+import re
 
 import pytest
 
-MODULES = [
-    "finsent.dashboard.access", "finsent.dashboard.actions", "finsent.dashboard.bench", "finsent.dashboard.charts", "finsent.dashboard.serve",
-    "finsent.dashboard.data", "finsent.dashboard.queries", "finsent.dashboard.ranges", "finsent.dashboard.ui", "finsent.dashboard.views.common",
-]  # fmt: skip
+from finsent import dashboard
+from finsent.dashboard.serve import APP_PATH
+from tests.utils.exports import modules_of
+
+# Streamlit scripts run when imported: the entry script and the pages it navigates to.
+PAGES = {"finsent.dashboard.app"} | {
+    "finsent.dashboard." + page.replace("/", ".")
+    for page in re.findall(r'st\.Page\(\s*"([\w/]+)\.py"', APP_PATH.read_text())
+}
+MODULES = modules_of(dashboard, skip=PAGES)
+
+
+def test_the_pages_are_found() -> None:
+    assert "finsent.dashboard.views.overview" in PAGES and "finsent.dashboard.views.common" in MODULES
 
 
 @pytest.mark.parametrize("name", MODULES)

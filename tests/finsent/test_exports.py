@@ -1,20 +1,20 @@
-"""The shared contracts and the stream package declare their public surface: ``__all__`` sorted and real."""
+"""The shared contracts, the stream package, the CLI and the benchmarks declare their public surface: ``__all__`` sorted and real."""
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
 
 import pytest
 
 import finsent
-from finsent import stream
+from finsent import bench, cli, stream
+from tests.utils.exports import modules_of
 
 MODULES = sorted(
-    f"{package.__name__}.{info.name}"
-    for package in (finsent, stream)
-    for info in pkgutil.iter_modules(package.__path__)
-    if not info.ispkg and info.name not in ("cli", "__main__")
+    modules_of(finsent, recursive=False)  # its own files: the other folders are tested on their own
+    + modules_of(stream)
+    + modules_of(cli, skip={"finsent.cli.__main__"})
+    + modules_of(bench)
 )
 
 

@@ -19,10 +19,10 @@ from typer.testing import CliRunner
 
 from finsent.cli import app
 from finsent.db import make_engine, make_sessionmaker
-from finsent.messages import NewsMessage
-from finsent.tables import Document, Rollup, Score
 from finsent.ingest.backfill import BackfillError, BackfillOptions, backfill_files, rescore_documents
+from finsent.messages import NewsMessage
 from finsent.model.engine import load_engine
+from finsent.tables import Document, Rollup, Score
 from tests.utils.tiny_model import build_tiny_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]

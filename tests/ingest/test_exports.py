@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import importlib
-import pkgutil
 
 import pytest
 
 from finsent import ingest
-from finsent.ingest import sources
+from tests.utils.exports import modules_of
 
-MODULES = sorted(
-    f"{package.__name__}.{info.name}"
-    for package in (ingest, sources)
-    for info in pkgutil.iter_modules(package.__path__)
-    if not info.ispkg
-)
+MODULES = modules_of(ingest)
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -11,7 +11,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from finsent.messages import NewsMessage
 from finsent.ingest.config import load_sources
 from finsent.ingest.dedup import canonical_url, dedup_keys
 from finsent.ingest.errors import ConfigError, ParseError
@@ -21,6 +20,7 @@ from finsent.ingest.sources.files import count_rows, iter_file_rows, list_inputs
 from finsent.ingest.sources.json_api import parse_json_api
 from finsent.ingest.sources.rss import parse_feed
 from finsent.ingest.tickers import TickerMatcher, cashtags
+from finsent.messages import NewsMessage
 from tests.ingest import feeds
 
 NOW = datetime(2025, 3, 4, tzinfo=UTC)

@@ -6,12 +6,12 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from finsent.messages import NewsMessage
-from finsent.settings import Settings
 from finsent.ingest.config import load_sources
 from finsent.ingest.producer import Publisher
 from finsent.ingest.runner import Ingestor
 from finsent.ingest.state import IngestState
+from finsent.messages import NewsMessage
+from finsent.settings import Settings
 from tests.ingest import feeds
 from tests.ingest.conftest import consume, values
 from tests.ingest.server import Document, LoopbackServer, Response, hanging, sequence

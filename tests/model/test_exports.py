@@ -6,11 +6,10 @@ import importlib
 
 import pytest
 
-MODULES = [
-    "finsent.model.architecture", "finsent.model.batching", "finsent.model.bench", "finsent.model.card", "finsent.model.classifier",
-    "finsent.model.classify", "finsent.model.cli", "finsent.model.data", "finsent.model.engine", "finsent.model.evaluate", "finsent.model.export",
-    "finsent.model.labels", "finsent.model.metrics", "finsent.model.train", "finsent.model.train_args",
-]  # fmt: skip
+from finsent import model
+from tests.utils.exports import modules_of
+
+MODULES = modules_of(model)
 
 
 @pytest.mark.parametrize("name", MODULES)

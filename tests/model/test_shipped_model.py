@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from finsent.settings import default_model_path
 from finsent.model.classifier import load
 from finsent.model.engine import agreement, load_engine
 from finsent.model.evaluate import evaluate_file
+from finsent.settings import default_model_path
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 TRAIN = [DATA / "tfns-sentiment" / "train.csv", DATA / "tfn-topic" / "train.csv"]

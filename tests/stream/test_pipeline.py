@@ -11,9 +11,9 @@ from sqlalchemy.engine import make_url
 from finsent import migrations
 from finsent.db import make_engine, make_sessionmaker
 from finsent.messages import NewsMessage
-from finsent.tables import Score
 from finsent.model.classifier import load
 from finsent.stream.pipeline import RawRecord, persist_with_retry, score, triage
+from finsent.tables import Score
 from tests.conftest import ADMIN_URL
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)

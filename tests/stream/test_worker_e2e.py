@@ -19,9 +19,9 @@ import pytest
 from kafka import KafkaConsumer
 from sqlalchemy import create_engine, func, select
 
-from finsent.tables import Document, Rollup, Score
 from finsent.stream.broker import EmbeddedBroker, free_port
 from finsent.stream.kafka import ensure_topics, make_producer
+from finsent.tables import Document, Rollup, Score
 
 pytestmark = pytest.mark.slow
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from finsent.bench.common import percentile, temporary_database
+from finsent.bench.end_to_end import bench_texts, run_end_to_end, summarise_rss
 from finsent.settings import Settings
-from finsent.stream.bench import bench_texts, percentile, run_end_to_end, summarise_rss, temporary_database
 from finsent.stream.broker import EmbeddedBroker
 from tests.conftest import ADMIN_URL
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from transformers import AutoTokenizer
 
-from finsent.model.bench import engine_rate, naive_baseline
+from finsent.bench.engine import engine_rate, naive_baseline
 from finsent.model.classifier import load
 from finsent.model.export import export_head
 

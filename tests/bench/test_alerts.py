@@ -6,7 +6,7 @@ from collections import Counter
 
 from sqlalchemy import select
 
-from finsent.alerts.bench import BenchSpec, run_bench, seed
+from finsent.bench.alerts import BenchSpec, run_bench, seed
 from finsent.db import make_engine
 from finsent.store import scope_keys
 from finsent.tables import Document, Rollup, Score

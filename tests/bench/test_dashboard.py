@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from finsent.dashboard.bench import BENCH_VERSION, seed_bench
+from finsent.bench.dashboard import BENCH_VERSION, seed_bench
 from finsent.cli import app
 from finsent.db import make_engine, make_sessionmaker, session_scope
 from finsent.settings import get_settings

@@ -86,7 +86,7 @@ def bench_backfill(
     }
 
 
-if __name__ == "__main__":  # python -m finsent.ingest.bench N MODEL DATABASE_URL WORKDIR [precision] [threads]
+if __name__ == "__main__":  # python -m finsent.bench.backfill N MODEL DATABASE_URL WORKDIR [precision] [threads]
     import sys
 
     args = sys.argv[1:]

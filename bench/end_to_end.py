@@ -1,17 +1,11 @@
-"""``finsent bench``: classifier and end-to-end throughput, measured in one process, printed as ratios.
-
-1. naive baseline: two Hugging Face text-classification pipelines (sentiment, topic) at batch size 1;
-2. the engine on the same sample (one encoder pass for both heads);
-3. end to end: messages produced to an embedded broker, consumed by a real ``finsent worker`` process,
-   written to PostgreSQL; throughput and produce-to-row latency at full speed and at half load,
-   with the worker's memory sampled throughout;
-4. the ratios between them.
+"""End to end through Kafka and PostgreSQL: messages produced to a broker, consumed by a real
+``finsent worker`` process, written to a database; throughput, produce-to-row latency and the
+worker's memory (part of ``finsent bench``, see :mod:`finsent.bench.throughput`).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import statistics
 import subprocess
@@ -20,27 +14,19 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, func, select
 
+from finsent.bench.common import percentile
 from finsent.messages import NewsMessage
 from finsent.settings import Settings
 from finsent.tables import Document, Score
 
-__all__ = ["EndToEnd", "bench_texts", "percentile", "run_end_to_end", "temporary_database"]
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of a non-empty sequence."""
-    ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))
-    return ordered[rank]
+__all__ = ["EndToEnd", "as_dict", "bench_texts", "run_end_to_end", "summarise_rss"]
 
 
 def bench_texts(n: int, *, seed: int = 7, path: Path | None = None) -> list[NewsMessage]:
@@ -70,25 +56,6 @@ def _read_texts(path: Path) -> list[str]:
         return [json.loads(line)["text"] for line in path.read_text().splitlines() if line.strip()]
     with path.open(newline="") as fh:
         return [row["text"] for row in csv.DictReader(fh)]
-
-
-@contextmanager
-def temporary_database(admin_url: str) -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database, dropped afterwards."""
-    from finsent import migrations
-
-    name = f"finsent_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        migrations.upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @dataclass

@@ -15,14 +15,15 @@ from __future__ import annotations
 import gc
 import statistics
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
+
+from finsent.bench.common import temporary_database
 
 __all__ = ["BenchSpec", "build_rollups_sql", "run_bench", "seed"]
 
@@ -42,29 +43,6 @@ class BenchSpec:
     sources: int = 12
     cycles: int = 30
     model_version: str = "bench-v1"
-
-
-def _admin_engine(url: str) -> Engine:
-    return create_engine(url, isolation_level="AUTOCOMMIT")
-
-
-def _create_database(server_url: str) -> str:
-    url = make_url(server_url)
-    if url.get_backend_name() != "postgresql":
-        raise ValueError("the alerts benchmark needs PostgreSQL (give --database-url postgresql://...)")
-    name = f"finsent_alerts_bench_{uuid.uuid4().hex[:8]}"
-    admin = _admin_engine(url.render_as_string(hide_password=False))
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_database(server_url: str, bench_url: str) -> None:
-    admin = _admin_engine(server_url)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(bench_url).database}" WITH (FORCE)'))
-    admin.dispose()
 
 
 _SEED_DOCUMENTS = """
@@ -206,23 +184,19 @@ def run_bench(
     server_url: str, spec: BenchSpec, *, keep: bool = False, progress: Callable[[str], None] = lambda _: None
 ) -> dict[str, Any]:
     """Create a database, seed it, time the cycles, drop it (unless ``keep``); returns the figures."""
-    from finsent import migrations
     from finsent.db import make_engine
     from finsent.settings import DatabaseSettings
 
     server_url = DatabaseSettings(url=server_url).url.get_secret_value()  # postgresql:// -> psycopg2
-    url = _create_database(server_url)
-    progress(f"bench database {make_url(url).database}: seeding {spec.rows:,} scored rows")
-    try:
-        migrations.upgrade(url)
+    if make_url(server_url).get_backend_name() != "postgresql":
+        raise ValueError("the alerts benchmark needs PostgreSQL (give --database-url postgresql://...)")
+    with temporary_database(server_url, prefix="finsent_alerts_bench", keep=keep) as url:
+        progress(f"bench database {make_url(url).database}: seeding {spec.rows:,} scored rows")
         engine = make_engine(url)
         seeded = seed(engine, spec)
         engine.dispose()
         progress(f"seeded: {seeded}")
         figures = _time_cycles(url, spec)
-    finally:
-        if not keep:
-            _drop_database(server_url, url)
     report = {"spec": asdict(spec), "seed": seeded, **figures, "target_ms": 200}
     if keep:
         report["database"] = make_url(url).database

@@ -1,0 +1,118 @@
+"""``finsent bench``: classifier and end-to-end throughput, measured in one process, printed as ratios.
+
+1. naive baseline: two Hugging Face text-classification pipelines (sentiment, topic) at batch size 1;
+2. the engine on the same sample (one encoder pass for both heads);
+3. end to end: messages produced to an embedded broker, consumed by a real ``finsent worker`` process,
+   written to PostgreSQL; throughput and produce-to-row latency at full speed and at half load,
+   with the worker's memory sampled throughout;
+4. the ratios between them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from finsent.bench.common import temporary_database
+from finsent.bench.end_to_end import as_dict, bench_texts, run_end_to_end
+from finsent.bench.engine import engine_rate, naive_baseline
+from finsent.settings import Settings
+
+__all__ = ["format_report", "run_throughput"]
+
+
+def run_throughput(
+    settings: Settings,
+    *,
+    messages: int = 5000,
+    sample: int = 2000,
+    naive_sample: int = 300,
+    device: str = "cpu",
+    precision: str = "auto",
+    runtime: str = "auto",
+    model: str | None = None,
+    texts: Path | None = None,
+    pg_admin_url: str = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
+    end_to_end: bool = True,
+    child_env: Callable[[Mapping[str, str]], dict[str, str]] = dict,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    """Naive baseline, engine, then (``end_to_end``) the worker at full speed and at half load; the report.
+
+    ``child_env`` adds what the worker process must know beyond the environment (the CLI's global options).
+    """
+    import torch
+
+    from finsent.model.engine import choose_precision, choose_runtime
+    from finsent.stream.broker import EmbeddedBroker
+
+    model_path = model or settings.model.path
+    corpus = bench_texts(max(messages, sample), path=texts)
+    sample_texts = [m.text for m in corpus[:sample]]
+    target = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else device.replace("auto", "cpu"))
+    resolved = choose_precision(precision, target)
+    report: dict[str, Any] = {
+        "model": model_path,
+        "device": str(target),
+        "precision": resolved,
+        "runtime": choose_runtime(runtime, target, resolved),
+        "sample": len(sample_texts),
+    }
+    progress("naive baseline (2 pipelines, batch 1)...")
+    report["naive_texts_per_s"] = naive_baseline(sample_texts[:naive_sample], model_path, device=device if device != "auto" else "cpu")
+    progress("engine...")
+    onnx_cache = Path(settings.data_dir) / "onnx"
+    report["engine_texts_per_s"] = engine_rate(
+        sample_texts, model_path, device=device, precision=precision, runtime=runtime, onnx_cache=onnx_cache
+    )
+    report["engine_vs_naive"] = report["engine_texts_per_s"] / report["naive_texts_per_s"]
+    if device != "cuda":
+        # The PyTorch fp32 engine (batching, no fused kernels): what the faster backend adds over it.
+        progress("engine, PyTorch fp32...")
+        report["engine_torch_fp32_texts_per_s"] = engine_rate(
+            sample_texts, model_path, device=device, precision="fp32", runtime="torch"
+        )
+    if end_to_end:
+        env = child_env({"FINSENT_MODEL_DEVICE": device, "FINSENT_MODEL_PRECISION": precision, "FINSENT_MODEL_RUNTIME": runtime})
+        with EmbeddedBroker() as broker:
+            progress(f"end to end, full speed, {messages} messages...")
+            with temporary_database(pg_admin_url) as db_url:
+                full = run_end_to_end(settings, bootstrap=broker.bootstrap, db_url=db_url, messages=corpus[:messages],
+                                      rate=None, model_path=model_path, extra_env=env)
+            half_rate = full.throughput / 2
+            progress(f"end to end, half load ({half_rate:.0f} msg/s)...")
+            with temporary_database(pg_admin_url) as db_url:
+                half = run_end_to_end(settings, bootstrap=broker.bootstrap, db_url=db_url,
+                                      messages=corpus[: max(200, min(messages, int(half_rate * 30)))],
+                                      rate=half_rate, model_path=model_path, extra_env=env)
+        report["end_to_end_full"] = as_dict(full)
+        report["end_to_end_half"] = as_dict(half)
+        report["end_to_end_vs_engine"] = full.throughput / report["engine_texts_per_s"]
+        report["end_to_end_vs_naive"] = full.throughput / report["naive_texts_per_s"]
+    return report
+
+
+def format_report(r: dict[str, Any]) -> str:
+    """The report as the table ``finsent bench`` prints."""
+    lines = [
+        f"model {r['model']} on {r['device']} (precision {r['precision']}, runtime {r.get('runtime', 'torch')})",
+        f"{'measurement':<40}{'texts/s':>12}{'vs naive':>10}",
+        f"{'naive: 2 HF pipelines, batch 1':<40}{r['naive_texts_per_s']:>12.0f}{1.0:>10.1f}",
+        f"{'engine: both heads, one pass':<40}{r['engine_texts_per_s']:>12.0f}{r['engine_vs_naive']:>10.1f}",
+    ]
+    if "engine_torch_fp32_texts_per_s" in r:
+        torch_rate = r["engine_torch_fp32_texts_per_s"]
+        lines.append(f"{'engine, PyTorch fp32 backend':<40}{torch_rate:>12.0f}{torch_rate / r['naive_texts_per_s']:>10.1f}")
+    for key, label in (("end_to_end_full", "end to end, full speed"), ("end_to_end_half", "end to end, half load")):
+        if key in r:
+            e = r[key]
+            lines.append(f"{label:<40}{e['throughput']:>12.0f}{e['throughput'] / r['naive_texts_per_s']:>10.1f}"
+                         f"   p50 {e['latency_ms_p50']:.0f} ms  p95 {e['latency_ms_p95']:.0f} ms  p99 {e['latency_ms_p99']:.0f} ms"
+                         f"  RSS {e['rss_mb_start']:.0f}->{e['rss_mb_end']:.0f} MB (max {e['rss_mb_max']:.0f})")
+            lines.append(f"{'':<40}{'':>22}   produce->scored p50 {e.get('to_scored_ms_p50', 0):.0f} ms"
+                         f" p95 {e.get('to_scored_ms_p95', 0):.0f} ms; scored->row p50 {e.get('scored_to_row_ms_p50', 0):.0f} ms"
+                         f" p95 {e.get('scored_to_row_ms_p95', 0):.0f} ms")
+    if "end_to_end_vs_engine" in r:
+        lines.append(f"end to end / engine: {r['end_to_end_vs_engine']:.2f}")
+    return "\n".join(lines)
