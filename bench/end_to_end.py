@@ -107,7 +107,7 @@ def _count(url: str) -> int:
 
 
 def _produce(bootstrap: str, topic: str, messages: Sequence[NewsMessage], rate: float | None) -> None:
-    from finsent.stream.kafka import make_producer
+    from finsent.kafka import make_producer
 
     producer = make_producer(bootstrap, linger_ms=5, compression_type=None)
     origin = time.perf_counter()
@@ -135,8 +135,8 @@ def run_end_to_end(
     timeout_s: float = 1800,
 ) -> EndToEnd:
     """Produce ``messages`` (at ``rate``/s or as fast as possible) through a real worker process into ``db_url``."""
+    from finsent.kafka import ensure_topics
     from finsent.stream.broker import free_port
-    from finsent.stream.kafka import ensure_topics
 
     run = uuid.uuid4().hex[:8]
     raw = f"bench-raw-{run}"

@@ -94,8 +94,8 @@ def demo(
     Ctrl-C stops everything cleanly.
     """
     from finsent import migrations
+    from finsent.kafka import ensure_topics, topic_names
     from finsent.stream.broker import EmbeddedBroker
-    from finsent.stream.kafka import ensure_topics, topic_names
 
     invocation = invocation_of(ctx)
     settings = invocation.settings

@@ -37,7 +37,7 @@ def _fields(pairs: list[str] | None) -> dict[str, str]:
 
 
 def _bootstrap(settings: Settings) -> str:
-    from finsent.stream.kafka import bootstrap_servers
+    from finsent.kafka import bootstrap_servers
 
     return bootstrap_servers(settings.kafka)
 

@@ -23,8 +23,8 @@ def worker(ctx: typer.Context) -> None:
     """
     import faust
 
+    from finsent.kafka import bootstrap_servers, ensure_topics, topic_names
     from finsent.stream.app import create_app, load_predictor
-    from finsent.stream.kafka import bootstrap_servers, ensure_topics, topic_names
 
     settings = settings_of(ctx)
     ensure_topics(
@@ -47,8 +47,8 @@ def broker(
     For development and the demo only; production uses Apache Kafka. Storage is in memory:
     topics vanish when it stops. Topics from the settings are created with their partitions.
     """
+    from finsent.kafka import ensure_topics, topic_names
     from finsent.stream.broker import EmbeddedBroker
-    from finsent.stream.kafka import ensure_topics, topic_names
 
     settings = settings_of(ctx)
     embedded = EmbeddedBroker(port=port or settings.kafka.embedded_port).start()

@@ -57,7 +57,7 @@ class Publisher:
         **overrides: Any,
     ) -> Publisher:
         """A publisher for the raw topic (or ``topic``), creating it with the configured partitions."""
-        from finsent.stream.kafka import ensure_topics, make_producer
+        from finsent.kafka import ensure_topics, make_producer
 
         target = topic or settings.kafka.raw_topic
         if create_topic:

@@ -22,6 +22,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from finsent.model.precision import int8_target
+
 __all__ = ["OnnxModule", "available", "build_session", "export_onnx"]
 
 log = logging.getLogger(__name__)
@@ -67,16 +69,14 @@ def _encoder_config(module: nn.Module) -> tuple[int, int]:
 
 
 def _keeps_fp32(node_name: str) -> bool:
-    """The torch int8 rule (``model.engine._int8_target``) on an exported node name.
+    """The torch int8 rule (:func:`finsent.model.precision.int8_target`) on an exported node name.
 
     "/module/encoder/encoder/layer.0/output/dense/MatMul" is the module path
     "encoder.encoder.layer.0.output.dense" under the export wrapper; the heads sit outside the
     encoder ("/module/topic/Gemm").
     """
-    from finsent.model.engine import _int8_target
-
     path = ".".join(node_name.strip("/").split("/")[1:-1])
-    return not path.startswith("encoder.") or not _int8_target(path)
+    return not path.startswith("encoder.") or not int8_target(path)
 
 
 def _int8_excluded(graph: Any) -> list[str]:

@@ -38,6 +38,7 @@ from finsent.model.data import (
     read_records,
 )
 from finsent.model.metrics import Report, classification_report
+from finsent.model.precision import native_bf16
 from finsent.model.train_args import DataArguments, FinetuneArguments, ModelArguments, parse_args
 
 __all__ = ["TaskData", "TrainResult", "class_weights", "main", "pick_precision", "train"]
@@ -105,14 +106,14 @@ def pick_precision(requested: str, device: torch.device) -> torch.dtype | None:
     if device.type == "cuda":
         if requested == "fp16":
             return torch.float16
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    native_bf16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+        return torch.bfloat16 if native_bf16(device) else torch.float16
+    native = native_bf16(device)
     if requested == "fp16":
         raise ValueError("fp16 training needs a GPU")
-    if requested == "bf16" and not native_bf16:
+    if requested == "bf16" and not native:
         log.warning("bf16 asked for but this CPU has no AMX/AVX512-BF16: emulated bf16 is slower than fp32")
         return torch.bfloat16
-    if requested == "bf16" or native_bf16:
+    if requested == "bf16" or native:
         return torch.bfloat16
     log.info("no native bf16 on this CPU: training in fp32")
     return None

@@ -30,10 +30,10 @@ import faust
 from sqlalchemy.orm import Session, sessionmaker
 
 from finsent.db import make_engine, make_sessionmaker
+from finsent.kafka import bootstrap_servers
 from finsent.messages import DeadLetter, ScoredMessage
 from finsent.settings import Settings
 from finsent.stream import metrics
-from finsent.stream.kafka import bootstrap_servers
 from finsent.stream.pipeline import Predictor, RawRecord, persist_with_retry, score, triage
 
 __all__ = ["BatchProcessor", "create_app", "load_predictor"]

@@ -210,8 +210,8 @@ def test_file_source_sends_each_file_once(settings: Settings, tmp_path: Path) ->
 
 def test_nothing_is_marked_sent_while_the_broker_is_down(settings: Settings, tmp_path: Path) -> None:
     """Items (and the feed's ETag) are recorded only once the broker acknowledged them."""
+    from finsent.kafka import ensure_topics
     from finsent.stream.broker import EmbeddedBroker, free_port
-    from finsent.stream.kafka import ensure_topics
 
     port = free_port()
     own = EmbeddedBroker(port=port).start()

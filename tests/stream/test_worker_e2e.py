@@ -19,8 +19,8 @@ import pytest
 from kafka import KafkaConsumer
 from sqlalchemy import create_engine, func, select
 
+from finsent.kafka import ensure_topics, make_producer
 from finsent.stream.broker import EmbeddedBroker, free_port
-from finsent.stream.kafka import ensure_topics, make_producer
 from finsent.tables import Document, Rollup, Score
 
 pytestmark = pytest.mark.slow
