@@ -14,11 +14,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from finsent.alerts.counts import RollupReader, floor_minute
+from finsent.alerts.counts import RollupReader
 from finsent.alerts.detect import SpikeStats
 from finsent.alerts.evaluate import evaluate_rules
 from finsent.alerts.rules import AlertsConfig
 from finsent.alerts.state import Action, decide
+from finsent.timegrid import MINUTE, floor_time
 
 __all__ = ["BacktestAlert", "backtest"]
 
@@ -57,7 +58,7 @@ def backtest(
     open_: dict[tuple[str, str, str], BacktestAlert] = {}
     last_resolved: dict[tuple[str, str, str], datetime] = {}
     out: list[BacktestAlert] = []
-    now = floor_minute(since)
+    now = floor_time(since, MINUTE)
     while now < until:
         found = evaluate_rules(
             session,

@@ -17,49 +17,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from finsent.alerts.detect import Counts
-from finsent.store import SENTIMENTS
+from finsent.messages import SENTIMENT_LABELS
 from finsent.tables import Rollup
+from finsent.timegrid import MINUTE, floor_time, hour_start
 
-__all__ = [
-    "HOUR",
-    "HourRange",
-    "MINUTE",
-    "RollupReader",
-    "ScopeKey",
-    "Span",
-    "floor_minute",
-    "hour_index",
-    "hour_start",
-]
+__all__ = ["HourRange", "RollupReader", "ScopeKey", "Span"]
 
 log = logging.getLogger(__name__)
 
 ScopeKey = tuple[str, str]  # (scope_kind, scope)
-MINUTE = timedelta(minutes=1)
-HOUR = timedelta(hours=1)
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _R = Rollup.__table__.c
-
-
-def floor_minute(at: datetime) -> datetime:
-    """The start of the minute ``at`` falls in."""
-    return at.replace(second=0, microsecond=0)
-
-
-def hour_index(at: datetime) -> int:
-    """Whole hours since the epoch (UTC) of the hour ``at`` falls in."""
-    return int((at - _EPOCH) // HOUR)
-
-
-def hour_start(index: int) -> datetime:
-    """The instant an hour index starts."""
-    return _EPOCH + index * HOUR
 
 
 @dataclass(frozen=True, order=True)
@@ -72,7 +45,7 @@ class Span:
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.end.tzinfo is None:
             raise ValueError("spans need timezone-aware datetimes")
-        if self.end < self.start or floor_minute(self.start) != self.start or floor_minute(self.end) != self.end:
+        if self.end < self.start or floor_time(self.start, MINUTE) != self.start or floor_time(self.end, MINUTE) != self.end:
             raise ValueError(f"not a span of whole minutes: {self.start} .. {self.end}")
 
 
@@ -169,7 +142,7 @@ class RollupReader:
             columns = [
                 func.sum(case((and_(_R.minute >= s.start, _R.minute < s.end), _R[x]), else_=0))
                 for s in live
-                for x in SENTIMENTS
+                for x in SENTIMENT_LABELS
             ]
             query = (
                 select(_R.scope_kind, _R.scope, *columns)
@@ -255,7 +228,7 @@ class RollupReader:
         fresh = {h: _Hour(all_total=0, by_scope={}) for h in stale}
         ranges = _merge(Span(hour_start(h), hour_start(h + 1)) for h in stale)
         query = (
-            select(hour, _R.scope_kind, _R.scope, *(func.sum(_R[s]) for s in SENTIMENTS))
+            select(hour, _R.scope_kind, _R.scope, *(func.sum(_R[s]) for s in SENTIMENT_LABELS))
             .where(_R.model_version == model_version, _in_spans(ranges))
             .group_by(hour, _R.scope_kind, _R.scope)
         )

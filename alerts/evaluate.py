@@ -14,9 +14,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from finsent.alerts.counts import HOUR, HourRange, RollupReader, ScopeKey, Span, floor_minute, hour_index
+from finsent.alerts.counts import HourRange, RollupReader, ScopeKey, Span
 from finsent.alerts.detect import Counts, SpikeParams, SpikeStats, assess, overall_prior
 from finsent.alerts.rules import Rule
+from finsent.timegrid import HOUR, MINUTE, floor_time, hour_index
 
 __all__ = ["Observation", "evaluate_rules", "rule_spans", "spike_params"]
 
@@ -50,7 +51,7 @@ def spike_params(rule: Rule) -> SpikeParams:
 
 def rule_spans(rule: Rule, now: datetime) -> tuple[Span, HourRange]:
     """The window (complete minutes before ``now``) and the whole hours of baseline before the window's hour."""
-    end = floor_minute(now)
+    end = floor_time(now, MINUTE)
     start = end - rule.window
     stop = hour_index(start)
     return Span(start, end), HourRange(stop - int(rule.baseline / HOUR), stop)

@@ -36,12 +36,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.base import ColumnCollection
 from sqlalchemy.sql.elements import ColumnElement
 
+from finsent.messages import SENTIMENT_LABELS
 from finsent.tables import Alert, Document, HourlyRollup, Rollup, Score, UTCDateTime
-from finsent.timegrid import EPOCH, ceil_time, floor_time
+from finsent.timegrid import EPOCH, HOUR, ceil_time, floor_time
 
 __all__ = [
     "Counts",
-    "SENTIMENTS",
     "VersionInfo",
     "alert_markers",
     "coarsen",
@@ -65,10 +65,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SENTIMENTS = ("negative", "neutral", "positive")
 _R = Rollup.__table__.c
 _H = HourlyRollup.__table__.c
-_HOUR = timedelta(hours=1)
 # More minute spans than this in one read (a range with many hour-straddling buckets) and the
 # OR of index ranges costs more to plan than the hourly rows save: read the minutes alone.
 _MAX_MINUTE_SPANS = 200
@@ -190,21 +188,21 @@ def _plan(start: datetime, end: datetime, bucket: timedelta | None, origin: date
     read from the minutes as well.
     """
     everything = _Plan(minute_spans=((start, end),))
-    if bucket is not None and (bucket < _HOUR or bucket % _HOUR):
+    if bucket is not None and (bucket < HOUR or bucket % HOUR):
         return everything
-    first, last = ceil_time(start, _HOUR), floor_time(end, _HOUR)
+    first, last = ceil_time(start, HOUR), floor_time(end, HOUR)
     if first >= last:
         return everything
     split: list[datetime] = []  # hours a bucket boundary falls inside
-    if bucket is not None and (origin - EPOCH) % _HOUR:
+    if bucket is not None and (origin - EPOCH) % HOUR:
         boundary = origin + -((origin - first) // bucket) * bucket  # the first one at or after ``first``
         while boundary < last:
-            split.append(floor_time(boundary, _HOUR))
+            split.append(floor_time(boundary, HOUR))
             boundary += bucket
-    if len(split) >= (last - first) // _HOUR:
+    if len(split) >= (last - first) // HOUR:
         return everything  # no whole hour left
     spans: list[tuple[datetime, datetime]] = []
-    for lo, hi in [(start, first), *((h, h + _HOUR) for h in split), (last, end)]:
+    for lo, hi in [(start, first), *((h, h + HOUR) for h in split), (last, end)]:
         if lo >= hi:
             continue
         if spans and spans[-1][1] == lo:  # adjacent: one index range
@@ -250,7 +248,7 @@ def _rollup_read(
     both = union_all(*parts).subquery()
     keys = [both.c[k] for k in (["scope"] if by_scope else []) + (["bucket"] if bucket is not None else [])]
     # cast: PostgreSQL's sum of bigints is numeric, which would come back as Decimal.
-    stmt = select(*keys, *(cast(func.sum(both.c[s]), BigInteger).label(s) for s in SENTIMENTS))
+    stmt = select(*keys, *(cast(func.sum(both.c[s]), BigInteger).label(s) for s in SENTIMENT_LABELS))
     return stmt.group_by(*keys) if keys else stmt
 
 
@@ -292,7 +290,7 @@ def _scope(kind: str, scope: str) -> Callable[[ColumnCollection], list[ColumnEle
 
 
 def _sums(c: ColumnCollection = _R) -> list[ColumnElement[int]]:
-    return [func.coalesce(func.sum(c[s]), 0).label(s) for s in SENTIMENTS]
+    return [func.coalesce(func.sum(c[s]), 0).label(s) for s in SENTIMENT_LABELS]
 
 
 def counts(
@@ -326,17 +324,17 @@ def series(
             bucket=bucket,
         )
     ).all()
-    frame = pd.DataFrame(rows, columns=["bucket", *SENTIMENTS])
+    frame = pd.DataFrame(rows, columns=["bucket", *SENTIMENT_LABELS])
     first = int((start - EPOCH) // bucket) * int(bucket.total_seconds())
     step = int(bucket.total_seconds())
     full = pd.DataFrame({"bucket": range(first, int((end - EPOCH).total_seconds()), step)})
     frame["bucket"] = _epoch_seconds(frame["bucket"])
     frame = full.merge(frame, on="bucket", how="left").fillna(0)
     frame["time"] = pd.to_datetime(frame["bucket"], unit="s", utc=True)
-    for s in SENTIMENTS:
+    for s in SENTIMENT_LABELS:
         frame[s] = frame[s].astype("int64")
     return with_rates(frame.drop(columns="bucket"))[
-        ["time", *SENTIMENTS, "volume", "negative_rate", "net_sentiment"]
+        ["time", *SENTIMENT_LABELS, "volume", "negative_rate", "net_sentiment"]
     ]
 
 
@@ -390,10 +388,10 @@ def scope_buckets(
             by_scope=True,
         )
     ).all()
-    frame = pd.DataFrame(rows, columns=["scope", "bucket", *SENTIMENTS])
+    frame = pd.DataFrame(rows, columns=["scope", "bucket", *SENTIMENT_LABELS])
     frame["time"] = pd.to_datetime(_epoch_seconds(frame["bucket"]), unit="s", utc=True)
-    frame = frame.astype({s: "int64" for s in SENTIMENTS})
-    return frame[["scope", "time", *SENTIMENTS]]
+    frame = frame.astype({s: "int64" for s in SENTIMENT_LABELS})
+    return frame[["scope", "time", *SENTIMENT_LABELS]]
 
 
 def rank_movers(
@@ -418,7 +416,7 @@ def rank_movers(
     if buckets.empty:
         return pd.DataFrame(columns=_MOVER_COLUMNS)
     recent = buckets["time"] >= pd.Timestamp(window_start)
-    totals = buckets[list(SENTIMENTS)].sum(axis=1)
+    totals = buckets[list(SENTIMENT_LABELS)].sum(axis=1)
     parts = pd.DataFrame(
         {
             "scope": buckets["scope"],
@@ -450,17 +448,17 @@ def scope_series(
 ) -> pd.DataFrame:
     """One scope's ``series``-shaped frame (every bucket, with rates) from ``scope_buckets`` output."""
     grid = pd.DataFrame({"time": pd.date_range(start, end, freq=bucket, inclusive="left")})
-    mine = buckets.loc[buckets["scope"] == scope, ["time", *SENTIMENTS]]
-    frame = grid.merge(mine, on="time", how="left").fillna(0).astype({s: "int64" for s in SENTIMENTS})
-    return with_rates(frame)[["time", *SENTIMENTS, "volume", "negative_rate", "net_sentiment"]]
+    mine = buckets.loc[buckets["scope"] == scope, ["time", *SENTIMENT_LABELS]]
+    frame = grid.merge(mine, on="time", how="left").fillna(0).astype({s: "int64" for s in SENTIMENT_LABELS})
+    return with_rates(frame)[["time", *SENTIMENT_LABELS, "volume", "negative_rate", "net_sentiment"]]
 
 
 def coarsen(frame: pd.DataFrame, *, start: datetime, bucket: timedelta) -> pd.DataFrame:
     """A ``series``-shaped frame re-bucketed to ``bucket`` (a multiple of its own), counted from ``start``."""
     offset = (frame["time"] - pd.Timestamp(start)) // bucket
     grouped = frame.assign(time=pd.Timestamp(start) + offset * bucket).groupby("time", as_index=False)
-    out = grouped[list(SENTIMENTS)].sum()
-    return with_rates(out)[["time", *SENTIMENTS, "volume", "negative_rate", "net_sentiment"]]
+    out = grouped[list(SENTIMENT_LABELS)].sum()
+    return with_rates(out)[["time", *SENTIMENT_LABELS, "volume", "negative_rate", "net_sentiment"]]
 
 
 def heat_cells(buckets: pd.DataFrame, *, names: Sequence[str], start: datetime) -> pd.DataFrame:

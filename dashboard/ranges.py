@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from finsent.timegrid import floor_time
+from finsent.timegrid import MINUTE, floor_time
 
 __all__ = ["RANGES", "Range", "WINDOWS", "Window", "floor_time", "range_by_label", "window_by_label"]
 
@@ -68,28 +68,27 @@ class Window:
         return floor_time(now, self.refresh or self.slot)
 
 
-_MINUTE = timedelta(minutes=1)
 WINDOWS: tuple[Window, ...] = (
     Window(
         "Last hour vs the 24 hours before",
         timedelta(hours=1),
         timedelta(hours=24),
         timedelta(minutes=5),
-        _MINUTE,
+        MINUTE,
     ),
     Window(
         "Last 6 hours vs the 7 days before",
         timedelta(hours=6),
         timedelta(days=7),
         timedelta(minutes=30),
-        _MINUTE,
+        MINUTE,
     ),
     Window(
         "Last 24 hours vs the 7 days before",
         timedelta(hours=24),
         timedelta(days=7),
         timedelta(hours=2),
-        5 * _MINUTE,
+        5 * MINUTE,
     ),
     Window(
         "Last 7 days vs the 28 days before",
@@ -97,7 +96,7 @@ WINDOWS: tuple[Window, ...] = (
         timedelta(days=28),
         timedelta(hours=12),
         timedelta(hours=1),  # whole hours: 35 days read from the hourly rollups alone
-        refresh=15 * _MINUTE,
+        refresh=15 * MINUTE,
     ),
 )
 

@@ -19,13 +19,17 @@ __all__ = [
     "DeadLetter",
     "InvalidMessage",
     "NewsMessage",
+    "SENTIMENT_LABELS",
     "ScoredMessage",
     "clean_text",
     "derive_id",
-    "normalise_text",
+    "identity_text",
     "parse_raw",
     "utcnow",
 ]
+
+# The sentiment a score carries, in the order rollups, reports and the model's head list them.
+SENTIMENT_LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
 
 _WS = re.compile(r"\s+")
 _TICKER = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
@@ -47,14 +51,14 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def normalise_text(text: str) -> str:
+def identity_text(text: str) -> str:
     """Lower-cased, whitespace-collapsed text: what counts as 'the same text' for ids and dedup."""
     return _WS.sub(" ", text).strip().lower()
 
 
 def derive_id(source: str, url: str | None, title: str, body: str) -> str:
     """A stable document id: the same item from the same source always gets the same id."""
-    anchor = url.strip() if url else normalise_text(f"{title}\n{body}")
+    anchor = url.strip() if url else identity_text(f"{title}\n{body}")
     return hashlib.sha256(f"{source}\n{anchor}".encode()).hexdigest()[:32]
 
 

@@ -12,20 +12,19 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Connection, Insert, Table, func, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from finsent.messages import ScoredMessage, utcnow
+from finsent.messages import SENTIMENT_LABELS, ScoredMessage, utcnow
 from finsent.tables import Document, HourlyRollup, Rollup, Score, UTCDateTime
-from finsent.timegrid import ceil_time, floor_time
+from finsent.timegrid import HOUR, MINUTE, ceil_time, floor_time
 
 __all__ = [
     "RollupKey",
-    "SENTIMENTS",
     "WriteResult",
     "hourly_deltas",
     "rebuild_rollups",
@@ -35,9 +34,7 @@ __all__ = [
     "write_scored",
 ]
 
-SENTIMENTS = ("negative", "neutral", "positive")
 RollupKey = tuple[str, str, str, datetime]  # model_version, scope_kind, scope, minute (or hour)
-_MINUTE, _HOUR = timedelta(minutes=1), timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -112,7 +109,7 @@ def _upsert(
             "scope_kind": key[1],
             "scope": key[2],
             time_column: key[3],
-            **{s: sign * counts.get(s, 0) for s in SENTIMENTS},
+            **{s: sign * counts.get(s, 0) for s in SENTIMENT_LABELS},
         }
         for key, counts in sorted(deltas.items())
     ]
@@ -121,7 +118,7 @@ def _upsert(
     stmt = _insert(conn, table)
     stmt = stmt.on_conflict_do_update(
         index_elements=["model_version", "scope_kind", "scope", time_column],
-        set_={s: table.c[s] + stmt.excluded[s] for s in SENTIMENTS},
+        set_={s: table.c[s] + stmt.excluded[s] for s in SENTIMENT_LABELS},
     )
     conn.execute(stmt, rows)
 
@@ -210,7 +207,7 @@ def rebuild_rollups(session: Session, *, model_version: str, since: datetime, un
     """
     conn = session.connection()
     # Whole UTC minutes: every minute row deleted is recomputed from all of its scores.
-    since, until = floor_time(since, _MINUTE), ceil_time(until, _MINUTE)
+    since, until = floor_time(since, MINUTE), ceil_time(until, MINUTE)
     rollups = Rollup.__table__
     conn.execute(
         rollups.delete().where(
@@ -236,7 +233,7 @@ def rebuild_rollups(session: Session, *, model_version: str, since: datetime, un
 
 def _rebuild_hours(conn: Connection, *, model_version: str, since: datetime, until: datetime) -> None:
     """Replace the hourly rows of every hour that [since, until) touches with the sums of their minutes."""
-    first, last = floor_time(since, _HOUR), ceil_time(until, _HOUR)
+    first, last = floor_time(since, HOUR), ceil_time(until, HOUR)
     minutes, hours = Rollup.__table__.c, HourlyRollup.__table__
     conn.execute(
         hours.delete().where(
@@ -246,13 +243,13 @@ def _rebuild_hours(conn: Connection, *, model_version: str, since: datetime, unt
     hour = _hour_of(conn, minutes.minute).label("hour")
     conn.execute(
         hours.insert().from_select(
-            ["model_version", "scope_kind", "scope", "hour", *SENTIMENTS],
+            ["model_version", "scope_kind", "scope", "hour", *SENTIMENT_LABELS],
             select(
                 minutes.model_version,
                 minutes.scope_kind,
                 minutes.scope,
                 hour,
-                *(func.sum(minutes[s]) for s in SENTIMENTS),
+                *(func.sum(minutes[s]) for s in SENTIMENT_LABELS),
             )
             .where(minutes.model_version == model_version, minutes.minute >= first, minutes.minute < last)
             .group_by(minutes.model_version, minutes.scope_kind, minutes.scope, hour),

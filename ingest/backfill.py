@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from finsent.db import session_scope
 from finsent.ingest.sources.files import count_rows, iter_file_rows, list_inputs, to_message
 from finsent.messages import NewsMessage, ScoredMessage, utcnow
+from finsent.model.scoring import Predictor, score_messages
 from finsent.store import rebuild_rollups, write_scored
 from finsent.tables import Document, Score
 
@@ -44,7 +45,6 @@ __all__ = [
     "default_checkpoint_path",
     "report_dict",
     "rescore_documents",
-    "score_batch",
 ]
 
 log = logging.getLogger(__name__)
@@ -52,14 +52,6 @@ log = logging.getLogger(__name__)
 
 class BackfillError(RuntimeError):
     """The job cannot start or continue (e.g. a checkpoint from different inputs)."""
-
-
-class Predictor(Protocol):
-    """What backfill needs from a classifier."""
-
-    version: str
-
-    def predict(self, texts: Sequence[str]) -> list[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -156,31 +148,6 @@ def default_checkpoint_path(data_dir: str | Path, job: Mapping[str, Any]) -> Pat
 def database_fingerprint(url: str) -> str:
     """Identifies the target database in a checkpoint without writing its URL (and password) down."""
     return hashlib.sha256(url.encode()).hexdigest()[:16]
-
-
-def score_batch(
-    classifier: Predictor, messages: Sequence[NewsMessage], *, scored_at: datetime
-) -> list[ScoredMessage]:
-    """Run the classifier over the messages; the results as ScoredMessages."""
-    predictions = classifier.predict([m.text for m in messages])
-    out = []
-    for message, p in zip(messages, predictions, strict=True):
-        if p.sentiment is None:
-            raise BackfillError(f"model {classifier.version} has no sentiment head")
-        # The inputs were validated as NewsMessages already; constructing skips a second validation.
-        out.append(
-            ScoredMessage.model_construct(
-                **dict(message),
-                model_version=classifier.version,
-                sentiment=p.sentiment,
-                sentiment_score=float(p.sentiment_score),
-                topic=p.topic,
-                topic_score=p.topic_score,
-                probabilities=p.probabilities,
-                scored_at=scored_at,
-            )
-        )
-    return out
 
 
 def _already_scored(session: Session, version: str, ids: Sequence[str]) -> set[str]:
@@ -324,7 +291,7 @@ def _run(
                 todo = [m for m in todo if m.id not in done]
                 chunk.skipped = len(chunk.messages) - len(todo)
             t0 = time.perf_counter()
-            scored = score_batch(classifier, todo, scored_at=utcnow()) if todo else []
+            scored = score_messages(classifier, todo, scored_at=utcnow())
             report.inference_s += time.perf_counter() - t0
             chunk.scored = len(todo)
             report.scored_this_run += len(todo)

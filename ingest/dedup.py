@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from finsent.messages import NewsMessage, normalise_text
+from finsent.messages import NewsMessage, identity_text
 
 __all__ = ["canonical_url", "dedup_keys"]
 
@@ -46,7 +46,7 @@ def canonical_url(url: str) -> str:
 
 def dedup_keys(message: NewsMessage) -> list[str]:
     """Keys under which an item is remembered as sent: its canonical URL, and its text per source."""
-    digest = hashlib.sha256(f"{message.source}\n{normalise_text(message.text)}".encode()).hexdigest()[:32]
+    digest = hashlib.sha256(f"{message.source}\n{identity_text(message.text)}".encode()).hexdigest()[:32]
     keys = [f"text:{digest}"]
     if message.url:
         keys.insert(0, "url:" + canonical_url(message.url))

@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from finsent.messages import NewsMessage, utcnow
-from finsent.model.labels import SENTIMENT_LABELS, TOPIC_LABELS
+from finsent.messages import SENTIMENT_LABELS, NewsMessage, utcnow
+from finsent.model.labels import TOPIC_LABELS
 
 if TYPE_CHECKING:
     from finsent.settings import Settings

@@ -11,7 +11,6 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,23 +19,13 @@ from torch import nn
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
 
 from finsent.model.architecture import WEIGHTS_NAME, is_multitask_checkpoint, load_multitask
-from finsent.model.data import normalize_text
+from finsent.model.data import model_input_text
 from finsent.model.labels import canonical_sentiment, is_sentiment_vocabulary
+from finsent.model.scoring import Prediction, predictions
 
-__all__ = ["Classifier", "Prediction", "load", "resolve_device"]
+__all__ = ["Classifier", "load", "read_card", "resolve_device"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """One text's verdict. A task the model lacks is None."""
-
-    sentiment: str | None
-    sentiment_score: float | None
-    topic: str | None
-    topic_score: float | None
-    probabilities: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -97,7 +86,7 @@ class Classifier:
         if not texts:
             return {task: torch.empty(0, len(labels)) for task, labels in self.tasks.items()}
         if self.normalize:
-            texts = [normalize_text(t) for t in texts]
+            texts = [model_input_text(t) for t in texts]
         # Sorting by length lets each batch pad only to its own longest text.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out: dict[str, torch.Tensor] = {
@@ -124,29 +113,7 @@ class Classifier:
         texts = [t if isinstance(t, str) else str(t) for t in texts]
         if not texts:
             return []
-        probs = {task: torch.softmax(values, dim=-1) for task, values in self.logits(texts).items()}
-        results: list[Prediction] = []
-        for i in range(len(texts)):
-            per_task: dict[str, dict[str, float]] = {}
-            best: dict[str, tuple[str, float]] = {}
-            for task, p in probs.items():
-                row = p[i].tolist()
-                labels = self.tasks[task]
-                per_task[task] = {label: round(v, 6) for label, v in zip(labels, row)}
-                j = max(range(len(row)), key=row.__getitem__)
-                best[task] = (labels[j], float(row[j]))
-            sentiment = best.get("sentiment")
-            topic = best.get("topic")
-            results.append(
-                Prediction(
-                    sentiment=sentiment[0] if sentiment else None,
-                    sentiment_score=sentiment[1] if sentiment else None,
-                    topic=topic[0] if topic else None,
-                    topic_score=topic[1] if topic else None,
-                    probabilities=per_task,
-                )
-            )
-        return results
+        return predictions(self.logits(texts), self.tasks)
 
 
 def _weights_digest(path: Path) -> str:

@@ -9,19 +9,13 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from itertools import islice
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
-from finsent.model.classifier import Prediction
+from finsent.model.scoring import Prediction, Predictor, score_texts
 
-__all__ = ["Predictor", "classify_stream", "open_records", "scored_record"]
-
-
-class Predictor(Protocol):
-    """Anything with the classifier's ``predict`` (Classifier, Engine)."""
-
-    def predict(self, texts: Sequence[str]) -> list[Prediction]: ...
+__all__ = ["classify_stream", "open_records", "scored_record"]
 
 
 def _sniff(stream: IO[str]) -> tuple[str, IO[str]]:
@@ -109,7 +103,7 @@ def classify_stream(
                 if text is None:
                     raise ValueError(f"record {written + i + 1} has no {text_field!r} field")
                 texts.append(str(text))
-            for record, prediction in zip(batch, predictor.predict(texts)):
+            for record, prediction in zip(batch, score_texts(predictor, texts), strict=True):
                 out.write(
                     json.dumps(
                         scored_record(record, prediction, probabilities=probabilities), ensure_ascii=False

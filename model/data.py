@@ -16,7 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from finsent.model.labels import SENTIMENT_LABELS, TOPIC_LABELS, canonical_sentiment
+from finsent.messages import SENTIMENT_LABELS
+from finsent.model.labels import TOPIC_LABELS, canonical_sentiment
 
 __all__ = [
     "Example",
@@ -24,7 +25,7 @@ __all__ = [
     "dedup_key",
     "default_labels",
     "label_index",
-    "normalize_text",
+    "model_input_text",
     "read_examples",
     "read_records",
 ]
@@ -46,7 +47,7 @@ def dedup_key(text: str) -> str:
     return _SPACE.sub(" ", _URL.sub(" ", text)).strip().lower()
 
 
-def normalize_text(text: str) -> str:
+def model_input_text(text: str) -> str:
     """Model input: URLs dropped, HTML entities decoded, whitespace collapsed.
 
     Links carry no sentiment and news sentences have none, so the model must not learn them as a cue;

@@ -25,9 +25,10 @@ import torch
 from torch import nn
 
 from finsent.model.batching import pad_batch
-from finsent.model.classifier import Classifier, Prediction, load
-from finsent.model.data import normalize_text
+from finsent.model.classifier import Classifier, load
+from finsent.model.data import model_input_text
 from finsent.model.precision import int8_target, native_bf16
+from finsent.model.scoring import Prediction, predictions
 
 __all__ = [
     "Agreement",
@@ -180,7 +181,7 @@ class Engine:
 
     def _encode(self, texts: Sequence[str]) -> list[list[int]]:
         if self.normalize:
-            texts = [normalize_text(t) for t in texts]
+            texts = [model_input_text(t) for t in texts]
         # One call over everything: the Rust tokenizer parallelises and skips per-batch overhead.
         return self.tokenizer(
             list(texts),
@@ -227,30 +228,7 @@ class Engine:
         """Topic and sentiment for every text, in input order."""
         if len(texts) == 0:
             return []
-        columns: dict[str, tuple[list[str], list[float], list[list[float]]]] = {}
-        labels_of = self.tasks
-        for task, values in self.logits(texts).items():
-            probs = torch.softmax(values, dim=-1)
-            best, arg = probs.max(dim=-1)
-            names = labels_of[task]
-            columns[task] = ([names[j] for j in arg.tolist()], best.tolist(), probs.tolist())
-        results = []
-        sentiment, topic = columns.get("sentiment"), columns.get("topic")
-        for i in range(len(texts)):
-            probabilities = {
-                task: {label: round(p, 6) for label, p in zip(labels_of[task], col[2][i])}
-                for task, col in columns.items()
-            }
-            results.append(
-                Prediction(
-                    sentiment=sentiment[0][i] if sentiment else None,
-                    sentiment_score=sentiment[1][i] if sentiment else None,
-                    topic=topic[0][i] if topic else None,
-                    topic_score=topic[1][i] if topic else None,
-                    probabilities=probabilities,
-                )
-            )
-        return results
+        return predictions(self.logits(texts), self.tasks)
 
 
 def load_engine(

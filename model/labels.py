@@ -1,10 +1,8 @@
-"""Label vocabularies and the mapping of foreign label names onto finsent's."""
+"""The topic vocabulary and the mapping of foreign label names onto finsent's (sentiment: ``finsent.messages.SENTIMENT_LABELS``)."""
 
 from __future__ import annotations
 
-__all__ = ["SENTIMENT_LABELS", "TOPIC_LABELS", "canonical_sentiment", "is_sentiment_vocabulary"]
-
-SENTIMENT_LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
+__all__ = ["TOPIC_LABELS", "canonical_sentiment", "is_sentiment_vocabulary"]
 
 # The 20 topics of the Twitter Financial News topic corpus, in its label order.
 TOPIC_LABELS: tuple[str, ...] = (

@@ -33,7 +33,7 @@ from finsent.model.data import (
     dedup_key,
     default_labels,
     label_index,
-    normalize_text,
+    model_input_text,
     read_examples,
     read_records,
 )
@@ -243,7 +243,7 @@ def combined_domains(sets: dict[str, list[Example]]) -> dict[str, list[Example]]
 
 
 def _tokenize(tokenizer: Any, examples: list[Example], max_length: int, normalize: bool) -> list[list[int]]:
-    texts = [normalize_text(e.text) if normalize else e.text for e in examples]
+    texts = [model_input_text(e.text) if normalize else e.text for e in examples]
     if not texts:
         return []
     return tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]

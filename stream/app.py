@@ -32,9 +32,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from finsent.db import make_engine, make_sessionmaker
 from finsent.kafka import bootstrap_servers
 from finsent.messages import DeadLetter, ScoredMessage
+from finsent.model.scoring import Predictor, score_messages
 from finsent.settings import Settings
 from finsent.stream import metrics
-from finsent.stream.pipeline import Predictor, RawRecord, persist_with_retry, score, triage
+from finsent.stream.pipeline import RawRecord, persist_with_retry, triage
 
 __all__ = ["BatchProcessor", "create_app", "load_predictor"]
 
@@ -74,7 +75,7 @@ class BatchProcessor:
         sorted_out = triage(records, max_bytes=cfg.max_payload_bytes, max_text_chars=cfg.max_text_chars)
         loop = asyncio.get_running_loop()
         with metrics.INFERENCE_SECONDS.time():
-            scored = await loop.run_in_executor(self._infer, score, self.predictor, [m for _, m in sorted_out.valid])
+            scored = await loop.run_in_executor(self._infer, score_messages, self.predictor, [m for _, m in sorted_out.valid])
         origin = {id(s): r for s, (r, _) in zip(scored, sorted_out.valid, strict=True)}
         return Prepared(scored, list(sorted_out.dead), origin)
 

@@ -1,4 +1,4 @@
-"""What the worker does to one micro-batch, free of Faust: triage, score, persist.
+"""What the worker does to one micro-batch, free of Faust: triage, then (after scoring) persist.
 
 Kept apart from the agent so it can be tested (and benchmarked) without a broker.
 """
@@ -9,7 +9,6 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from sqlalchemy.exc import (
     DataError,
@@ -23,11 +22,10 @@ from sqlalchemy.exc import (
 from sqlalchemy.orm import Session, sessionmaker
 
 from finsent.db import session_scope
-from finsent.messages import DeadLetter, InvalidMessage, NewsMessage, ScoredMessage, parse_raw, utcnow
+from finsent.messages import DeadLetter, InvalidMessage, NewsMessage, ScoredMessage, parse_raw
 from finsent.store import WriteResult, write_scored
 
 __all__ = [
-    "Predictor",
     "RawRecord",
     "Stopping",
     "Triage",
@@ -35,7 +33,6 @@ __all__ = [
     "is_transient",
     "persist",
     "persist_with_retry",
-    "score",
     "triage",
 ]
 
@@ -59,14 +56,6 @@ class Triage:
     dead: list[DeadLetter]
 
 
-class Predictor(Protocol):
-    """What the worker needs of a classifier (see ``model.classifier.Classifier``)."""
-
-    version: str
-
-    def predict(self, texts: Sequence[str]) -> Sequence: ...
-
-
 def triage(records: Sequence[RawRecord], *, max_bytes: int, max_text_chars: int) -> Triage:
     """Split a batch into valid messages and dead letters that say why."""
     valid: list[tuple[RawRecord, NewsMessage]] = []
@@ -86,31 +75,6 @@ def _dead_letter(record: RawRecord, *, reason: str, error: str) -> DeadLetter:
         record.value or b"", reason=reason, error=error,
         topic=record.topic, partition=record.partition, offset=record.offset,
     )  # fmt: skip
-
-
-def score(predictor: Predictor, messages: Sequence[NewsMessage]) -> list[ScoredMessage]:
-    """Run the classifier over a batch; blocking, so call it off the event loop."""
-    if not messages:
-        return []
-    predictions = predictor.predict([m.text for m in messages])
-    now = utcnow()
-    scored: list[ScoredMessage] = []
-    for message, p in zip(messages, predictions, strict=True):
-        if p.sentiment is None:
-            raise ValueError(f"model {predictor.version} has no sentiment head; the worker needs one")
-        scored.append(
-            ScoredMessage(
-                **message.model_dump(),
-                model_version=predictor.version,
-                sentiment=p.sentiment,
-                sentiment_score=p.sentiment_score,
-                topic=p.topic,
-                topic_score=p.topic_score,
-                probabilities=p.probabilities,
-                scored_at=now,
-            )
-        )
-    return scored
 
 
 def persist(factory: sessionmaker[Session], scored: Sequence[ScoredMessage]) -> WriteResult:

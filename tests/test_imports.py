@@ -12,6 +12,7 @@ import pytest
 
 from tests.utils.layout import REPO, build_layout, package_dirs
 
+
 def _package_files() -> Iterator[Path]:
     for folder in package_dirs().values():
         yield from sorted(folder.glob("*.py"))

@@ -7,9 +7,9 @@ from datetime import timedelta
 import streamlit as st
 
 from finsent.dashboard import data, ui
-from finsent.dashboard.queries import SENTIMENTS
 from finsent.dashboard.ranges import RANGES, range_by_label
 from finsent.dashboard.views import common
+from finsent.messages import SENTIMENT_LABELS
 
 # Raw rows are read newest first through the (model_version, published_at) index; a search
 # that matches little must walk the whole range, so the longest ranges are left to the charts.
@@ -33,7 +33,7 @@ span = range_by_label(
 limit = int(top[2].selectbox("Rows", _LIMITS, index=1, key="headlines_limit"))
 
 row = st.columns([2, 3, 3, 1, 2])
-sentiments = row[0].multiselect("Sentiment", SENTIMENTS, key="headlines_sentiment", placeholder="any")
+sentiments = row[0].multiselect("Sentiment", SENTIMENT_LABELS, key="headlines_sentiment", placeholder="any")
 topics = row[1].multiselect(
     "Topic", data.scopes(ctx.url, version, "topic"), key="headlines_topic", placeholder="any"
 )

@@ -12,6 +12,7 @@ import streamlit as st
 
 from finsent.dashboard import charts, data, queries, ui
 from finsent.dashboard.ranges import RANGES
+from finsent.messages import SENTIMENT_LABELS
 
 ctx = ui.context()
 st.title("Model")
@@ -78,7 +79,7 @@ else:
         first = spans[version][0]
         if first is None or first >= start:
             frame = series[version]
-            return queries.Counts(*(int(frame[s].sum()) for s in queries.SENTIMENTS))
+            return queries.Counts(*(int(frame[s].sum()) for s in SENTIMENT_LABELS))
         return data.version_summary(ctx.url, version).counts
 
     rows = []

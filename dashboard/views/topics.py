@@ -11,6 +11,7 @@ import streamlit as st
 from finsent.dashboard import charts, data, queries, ui
 from finsent.dashboard.ranges import WINDOWS, window_by_label
 from finsent.dashboard.views import common
+from finsent.messages import SENTIMENT_LABELS
 
 KINDS = {"topic": "Topics", "ticker": "Tickers", "source": "Sources"}
 _TABLE_ROWS = 100  # the rest stay reachable through the detail picker
@@ -118,8 +119,8 @@ if options:
     # Figures and series from the same bucketed scan as the ranking: no further queries.
     fine = queries.scope_series(buckets, scope=scope, start=baseline_start, end=end, bucket=window.bucket)
     recent = fine["time"] >= window_start
-    summary = queries.Counts(*(int(fine.loc[recent, s].sum()) for s in queries.SENTIMENTS))
-    base = queries.Counts(*(int(fine.loc[~recent, s].sum()) for s in queries.SENTIMENTS))
+    summary = queries.Counts(*(int(fine.loc[recent, s].sum()) for s in SENTIMENT_LABELS))
+    base = queries.Counts(*(int(fine.loc[~recent, s].sum()) for s in SENTIMENT_LABELS))
     # About 120 points for the chart: the scan's buckets merged by a whole factor.
     factor = max(1, -(-(end - baseline_start) // (120 * window.bucket)))
     frame = queries.coarsen(fine, start=baseline_start, bucket=factor * window.bucket)

@@ -10,8 +10,8 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from finsent.db import session_scope
-from finsent.messages import ScoredMessage
-from finsent.store import SENTIMENTS, rollup_deltas
+from finsent.messages import SENTIMENT_LABELS, ScoredMessage
+from finsent.store import rollup_deltas
 from finsent.tables import Document, Rollup, Score
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -172,7 +172,7 @@ def seed_history(factory: sessionmaker[Session], messages: Sequence[ScoredMessag
         conn.execute(
             insert(Rollup.__table__),
             [
-                {"model_version": v, "scope_kind": k, "scope": s, "minute": minute, **{x: c.get(x, 0) for x in SENTIMENTS}}
+                {"model_version": v, "scope_kind": k, "scope": s, "minute": minute, **{x: c.get(x, 0) for x in SENTIMENT_LABELS}}
                 for (v, k, s, minute), c in deltas.items()
             ],
         )

@@ -6,12 +6,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from finsent.alerts.counts import Span, floor_minute
+from finsent.alerts.counts import Span
 from finsent.alerts.detect import SpikeStats
 from finsent.alerts.evaluate import Observation
 from finsent.alerts.rules import AlertsConfig, Rule
 from finsent.alerts.state import Transition, apply_observations
 from finsent.db import session_scope
+from finsent.timegrid import MINUTE, floor_time
 
 SPIKE = SpikeStats(hits=21, volume=24, rate=0.875, baseline_hits=300, baseline_volume=1000, baseline_rate=0.3,
                    z=6.2, lift=2.3, spike=True, holds=True)
@@ -21,7 +22,7 @@ CALM = SpikeStats(hits=3, volume=12, rate=0.25, baseline_hits=300, baseline_volu
 
 def observe(rule: Rule, scope: str, now: datetime, stats: SpikeStats) -> Observation:
     """What evaluate_rules would report for one scope at ``now``."""
-    end = floor_minute(now)
+    end = floor_time(now, MINUTE)
     window = Span(end - rule.window, end)
     return Observation(rule, rule.scope_kind, scope, window, Span(window.start - rule.baseline, window.start), stats)
 

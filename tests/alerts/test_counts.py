@@ -13,11 +13,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from finsent.alerts.counts import HourRange, RollupReader, Span, hour_index
+from finsent.alerts.counts import HourRange, RollupReader, Span
 from finsent.alerts.detect import Counts
 from finsent.db import session_scope
 from finsent.messages import ScoredMessage
 from finsent.store import scope_keys, write_scored
+from finsent.timegrid import hour_index
 from tests.alerts.factories import T0, flat_stream, scored, seed_history
 
 ScopeKey = tuple[str, str]

@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from finsent.cli import app
-from finsent.model.labels import SENTIMENT_LABELS, TOPIC_LABELS
+from finsent.messages import SENTIMENT_LABELS
+from finsent.model.labels import TOPIC_LABELS
 from tests.model.conftest import write_jsonl
 
 runner = CliRunner()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from finsent.model.data import Example, dedup_against, dedup_key, normalize_text, read_examples
+from finsent.model.data import Example, dedup_against, dedup_key, model_input_text, read_examples
 from finsent.model.labels import TOPIC_LABELS
 from tests.model.conftest import write_jsonl
 
@@ -19,8 +19,8 @@ def test_dedup_key_ignores_links_case_and_spacing() -> None:
 
 
 def test_normalize_text_drops_urls_and_decodes_entities() -> None:
-    assert normalize_text("S&amp;P 500 up\n\n1%  https://t.co/x www.cnbc.com/a") == "S&P 500 up 1%"
-    assert normalize_text("Apple beats") == "Apple beats"
+    assert model_input_text("S&amp;P 500 up\n\n1%  https://t.co/x www.cnbc.com/a") == "S&P 500 up 1%"
+    assert model_input_text("Apple beats") == "Apple beats"
 
 
 def test_read_csv_maps_bearish_bullish_onto_finsent_labels(tmp_path: Path) -> None:

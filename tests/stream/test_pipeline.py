@@ -12,7 +12,8 @@ from finsent import migrations
 from finsent.db import make_engine, make_sessionmaker
 from finsent.messages import NewsMessage
 from finsent.model.classifier import load
-from finsent.stream.pipeline import RawRecord, persist_with_retry, score, triage
+from finsent.model.scoring import score_messages as score
+from finsent.stream.pipeline import RawRecord, persist_with_retry, triage
 from finsent.tables import Score
 from tests.conftest import ADMIN_URL
 

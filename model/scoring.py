@@ -1,0 +1,105 @@
+"""The one scoring seam: the worker, backfill and ``finsent classify`` all score through :func:`score_texts`.
+
+:class:`Predictor` is what they need of a model (:class:`~finsent.model.classifier.Classifier` and
+:class:`~finsent.model.engine.Engine` are both one); :func:`predictions` turns either one's logits into
+:class:`Prediction` objects; :func:`score_messages` gives news messages their scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from finsent.messages import NewsMessage, ScoredMessage, utcnow
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["Prediction", "Predictor", "predictions", "score_messages", "score_texts"]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One text's verdict. A task the model lacks is None."""
+
+    sentiment: str | None
+    sentiment_score: float | None
+    topic: str | None
+    topic_score: float | None
+    probabilities: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+class Predictor(Protocol):
+    """What scoring needs of a model: its version and a batched ``predict``."""
+
+    version: str
+
+    def predict(self, texts: Sequence[str]) -> Sequence[Prediction]: ...
+
+
+def predictions(logits: Mapping[str, torch.Tensor], tasks: Mapping[str, Sequence[str]]) -> list[Prediction]:
+    """Per text: each task's most probable label and its probability, and every probability (6 places)."""
+    import torch
+
+    columns: dict[str, tuple[list[str], list[float], list[list[float]]]] = {}
+    for task, values in logits.items():
+        probs = torch.softmax(values, dim=-1)
+        best, arg = probs.max(dim=-1)
+        names = tasks[task]
+        columns[task] = ([names[j] for j in arg.tolist()], best.tolist(), probs.tolist())
+    n = len(next(iter(columns.values()))[0]) if columns else 0
+    sentiment, topic = columns.get("sentiment"), columns.get("topic")
+    return [
+        Prediction(
+            sentiment=sentiment[0][i] if sentiment else None,
+            sentiment_score=sentiment[1][i] if sentiment else None,
+            topic=topic[0][i] if topic else None,
+            topic_score=topic[1][i] if topic else None,
+            probabilities={
+                task: {label: round(p, 6) for label, p in zip(tasks[task], col[2][i])} for task, col in columns.items()
+            },
+        )
+        for i in range(n)
+    ]
+
+
+def score_texts(predictor: Predictor, texts: Sequence[str]) -> list[Prediction]:
+    """Every text's prediction, in input order (non-strings are scored as their ``str``)."""
+    if not texts:
+        return []
+    scored = list(predictor.predict([t if isinstance(t, str) else str(t) for t in texts]))
+    if len(scored) != len(texts):
+        raise ValueError(f"model {predictor.version} returned {len(scored)} predictions for {len(texts)} texts")
+    return scored
+
+
+def score_messages(
+    predictor: Predictor, messages: Sequence[NewsMessage], *, scored_at: datetime | None = None
+) -> list[ScoredMessage]:
+    """The messages with the model's scores (``scored_at`` defaults to now); blocking, so call it off an event loop.
+
+    A score needs a sentiment, so a model without a sentiment head is refused (ValueError).
+    """
+    if not messages:
+        return []
+    at = scored_at or utcnow()
+    out: list[ScoredMessage] = []
+    for message, p in zip(messages, score_texts(predictor, [m.text for m in messages]), strict=True):
+        if p.sentiment is None or p.sentiment_score is None:
+            raise ValueError(f"model {predictor.version} has no sentiment head; scoring news needs one")
+        # The messages are validated NewsMessages already: constructing skips a second validation.
+        out.append(
+            ScoredMessage.model_construct(
+                **dict(message),
+                model_version=predictor.version,
+                sentiment=p.sentiment,
+                sentiment_score=float(p.sentiment_score),
+                topic=p.topic,
+                topic_score=p.topic_score,
+                probabilities=p.probabilities,
+                scored_at=at,
+            )
+        )
+    return out
