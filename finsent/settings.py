@@ -41,15 +41,21 @@ __all__ = [
     "load_settings",
 ]
 
-_REPO_ROOT = Path(__file__).resolve().parent.parent
+_PACKAGE = Path(__file__).resolve().parent
 # The TOML file ``load_settings`` was given, for the sources hook below (pydantic-settings builds the
 # sources before it sees any argument); unset means FINSENT_CONFIG, if that is set.
 _config_file: ContextVar[str | None] = ContextVar("finsent_config_file", default=None)
 
 
 def default_model_path() -> Path:
-    """The model shipped in the repository (``models/finsent-minilm``)."""
-    return _REPO_ROOT / "models" / "finsent-minilm"
+    """The shipped model: ``finsent/models/finsent-minilm`` in the installed package.
+
+    In a source checkout (an editable install) the package's files stay in their folders, so the
+    model is the repository's ``models/finsent-minilm``, beside ``finsent/``. A path that does not
+    exist is still returned: loading it fails with a message naming the path and FINSENT_MODEL_PATH.
+    """
+    installed = _PACKAGE / "models" / "finsent-minilm"
+    return installed if installed.is_dir() else _PACKAGE.parent / "models" / "finsent-minilm"
 
 
 class _Section(BaseModel):

@@ -159,7 +159,7 @@ def load(
         tokenizer = AutoTokenizer.from_pretrained(str(local))
     else:
         if not local.exists() and ("/" not in str(path) or str(path).startswith((".", "/"))):
-            raise FileNotFoundError(f"no checkpoint at {path}")
+            raise FileNotFoundError(f"no checkpoint at {path} (choose one with --model or FINSENT_MODEL_PATH)")
         module, tasks = _load_plain(str(path))
         normalize = False
         version = (local.name + "@" + _weights_digest(local)) if local.is_dir() else str(path)
