@@ -1,75 +1,67 @@
-"""Shared fixtures: a real PostgreSQL database per session, SQLite files, an embedded broker, a tiny model.
+"""Shared fixtures: PostgreSQL databases copied from one migrated template, SQLite files, an embedded broker, a tiny model.
 
 PostgreSQL is expected at FINSENT_TEST_PG (default postgresql://postgres@127.0.0.1:5432/postgres,
-trust auth); each test session creates its own throw-away database there.
+trust auth). The session migrates one template database (and one SQLite file) and every test that
+asks for a database gets a fresh copy; all of them are dropped at the end.
 """
 
 from __future__ import annotations
 
-import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from finsent import migrations
 from finsent.stream.broker import EmbeddedBroker
+from tests.utils.database import drop_test_database, new_test_database
 from tests.utils.tiny_model import build_tiny_checkpoint
 
-ADMIN_URL = os.environ.get("FINSENT_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO_ROOT / "artifacts"
 
 
-def _create_pg_database(prefix: str) -> str:
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """The name of a PostgreSQL database migrated once per session, to copy."""
+    url = new_test_database("finsent_template")
+    try:
+        migrations.upgrade(url)
+        yield str(make_url(url).database)
+    finally:
+        drop_test_database(url)
 
 
-def _drop_pg_database(url: str) -> None:
-    name = make_url(url).database
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per session, to copy."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "finsent.db"
+    migrations.upgrade(f"sqlite:///{path}")
+    return path
 
 
 @pytest.fixture()
-def pg_url() -> Iterator[str]:
+def pg_url(pg_template: str) -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for one test."""
-    url = _create_pg_database("finsent_test")
-    migrations.upgrade(url)
+    url = new_test_database("finsent_test", template=pg_template)
     yield url
-    _drop_pg_database(url)
+    drop_test_database(url)
 
 
 @pytest.fixture()
-def sqlite_url(tmp_path: Path) -> str:
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
     """A fresh, migrated SQLite file for one test."""
-    url = f"sqlite:///{tmp_path / 'finsent.db'}"
-    migrations.upgrade(url)
-    return url
+    shutil.copyfile(sqlite_template, tmp_path / "finsent.db")
+    return f"sqlite:///{tmp_path / 'finsent.db'}"
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def db_url(request: pytest.FixtureRequest) -> str:
     """Each test using this runs on both backends."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'finsent.db'}"
-        migrations.upgrade(url)
-        yield url
-    else:
-        url = _create_pg_database("finsent_test")
-        migrations.upgrade(url)
-        yield url
-        _drop_pg_database(url)
+    return request.getfixturevalue("pg_url" if request.param == "postgresql" else "sqlite_url")
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,8 @@ import pytest
 
 from tests.utils.layout import REPO, build_layout, package_dirs
 
+TESTS = REPO / "tests"
+
 
 def _package_files() -> Iterator[Path]:
     for folder in package_dirs().values():
@@ -49,4 +51,15 @@ def test_the_layer_contracts_hold(tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", list(_package_files()), ids=lambda p: str(p.relative_to(REPO)))
 def test_no_private_names_from_other_modules(path: Path) -> None:
     found = [f"{path.name}:{line} {module}.{name}" for line, module, name in _imports(path) if _private(name)]
+    assert found == []
+
+
+def test_tests_take_helpers_from_tests_utils_by_public_name() -> None:
+    found = []
+    for path in sorted(TESTS.rglob("*.py")):
+        for line, module, name in _imports(path):
+            if module.startswith("tests.") and (module.split(".")[-1] == "conftest" or _private(name)):
+                found.append(f"{path.relative_to(REPO)}:{line} {module}.{name}")
+            elif module.startswith("tests.") and not module.startswith("tests.utils"):
+                found.append(f"{path.relative_to(REPO)}:{line} {module} (helpers live in tests/utils)")
     assert found == []

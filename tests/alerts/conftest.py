@@ -1,66 +1,21 @@
-"""Real servers on loopback for the notifier tests: an aiosmtpd SMTP server and an HTTP server standing in for Slack."""
+"""Fixtures for the alert tests: the receivers' stand-ins on loopback (tests/utils/receivers.py) and databases."""
 
 from __future__ import annotations
 
 import json
-import socket
 import ssl
 import subprocess
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from email import message_from_bytes
-from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword
-from aiosmtpd.smtp import Session as SmtpSession
 from sqlalchemy.orm import Session, sessionmaker
 
 from finsent.db import make_engine, make_sessionmaker
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Inbox:
-    """What the SMTP server received."""
-
-    messages: list[Message] = field(default_factory=list)
-    envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
-    logins: list[str] = field(default_factory=list)
-
-    async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: Envelope) -> str:
-        self.messages.append(message_from_bytes(envelope.original_content or envelope.content))
-        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-        return "250 Message accepted for delivery"
-
-
-class SmtpServer:
-    """An aiosmtpd server on a fixed loopback port that can be stopped and started again."""
-
-    def __init__(self, **controller_kwargs: Any) -> None:
-        self.port = free_port()
-        self.inbox = Inbox()
-        self._kwargs = controller_kwargs
-        self._controller: Controller | None = None
-
-    def start(self) -> None:
-        self._controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port, **self._kwargs)
-        self._controller.start()
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
+from tests.utils.receivers import SlackStandIn, SmtpServer
 
 
 @pytest.fixture()
@@ -93,32 +48,6 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def client_tls(tls_files: tuple[Path, Path]) -> ssl.SSLContext:
     """A client context that trusts the test certificate (and verifies it)."""
     return ssl.create_default_context(cafile=str(tls_files[0]))
-
-
-def server_tls(tls_files: tuple[Path, Path]) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(str(tls_files[0]), str(tls_files[1]))
-    return context
-
-
-def authenticator(username: str, password: str):  # type: ignore[no-untyped-def]
-    """An aiosmtpd authenticator accepting exactly one user."""
-
-    def check(server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
-        ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == username and auth_data.password.decode() == password
-        return AuthResult(success=ok, handled=False)
-
-    return check
-
-
-@dataclass
-class SlackStandIn:
-    """An HTTP server recording webhook posts; ``statuses`` are answered first, then 200."""
-
-    url: str
-    posts: list[dict[str, Any]]
-    paths: list[str]
-    statuses: list[tuple[int, dict[str, str], str]]
 
 
 @pytest.fixture()

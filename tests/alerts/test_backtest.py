@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from finsent.alerts.backtest import backtest
 from finsent.alerts.rules import load_config
 from finsent.tables import Alert
-from tests.alerts.factories import T0, flat_stream, negative_burst, seed_history
+from tests.utils.alert_history import T0, flat_stream, negative_burst, seed_history
 
 
 def test_backtest_finds_the_burst_and_nothing_else(db_factory: sessionmaker[Session]) -> None:

@@ -19,7 +19,7 @@ from finsent.db import session_scope
 from finsent.messages import ScoredMessage
 from finsent.store import scope_keys, write_scored
 from finsent.timegrid import hour_index
-from tests.alerts.factories import T0, flat_stream, scored, seed_history
+from tests.utils.alert_history import T0, flat_stream, scored, seed_history
 
 ScopeKey = tuple[str, str]
 

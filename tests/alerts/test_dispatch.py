@@ -19,8 +19,8 @@ from finsent.alerts.rules import AlertsConfig
 from finsent.db import session_scope
 from finsent.settings import AlertSettings
 from finsent.tables import Alert, NotificationGroup, OutboxMessage
-from tests.alerts.factories import T0
-from tests.alerts.helpers import minutes, step
+from tests.utils.alert_history import T0
+from tests.utils.alert_steps import minutes, step
 
 SETTINGS = AlertSettings(email_to=["desk@example.test"], slack_webhook_url=SecretStr("http://127.0.0.1:9/hook"))
 SECONDS = timedelta(seconds=1)

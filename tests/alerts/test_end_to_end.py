@@ -19,8 +19,8 @@ from finsent.db import session_scope
 from finsent.settings import AlertSettings
 from finsent.store import write_scored
 from finsent.tables import Alert, AlertEvent, OutboxMessage
-from tests.alerts.conftest import SlackStandIn, SmtpServer
-from tests.alerts.factories import T0, between, flat_stream, negative_burst, seed_history
+from tests.utils.alert_history import T0, between, flat_stream, negative_burst, seed_history
+from tests.utils.receivers import SlackStandIn, SmtpServer
 
 MINUTE = timedelta(minutes=1)
 

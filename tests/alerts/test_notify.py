@@ -15,7 +15,8 @@ from finsent.alerts.errors import PermanentDeliveryError, TransientDeliveryError
 from finsent.alerts.notify.email import EmailNotifier, SmtpConfig, SmtpSender, message_id
 from finsent.alerts.notify.slack import SlackNotifier
 from finsent.settings import Settings
-from tests.alerts.conftest import Inbox, SlackStandIn, SmtpServer, authenticator, free_port, server_tls
+from finsent.stream.broker import free_port
+from tests.utils.receivers import Inbox, SlackStandIn, SmtpServer, authenticator, server_tls
 
 PAYLOAD = {
     "to": ["desk@example.test", "risk@example.test"],

@@ -24,8 +24,8 @@ from finsent.alerts.rules import AlertsConfig
 from finsent.cli import app
 from finsent.db import session_scope
 from finsent.messages import utcnow
-from tests.alerts.factories import T0, flat_stream, negative_burst, seed_history
-from tests.alerts.helpers import minutes, step
+from tests.utils.alert_history import T0, flat_stream, negative_burst, seed_history
+from tests.utils.alert_steps import minutes, step
 
 CONFIG = AlertsConfig.model_validate({"rules": [{"name": "spike", "scope_kind": "ticker", "cooldown": "0s"}]})
 

@@ -13,7 +13,7 @@ from finsent.alerts.errors import DeliveryError, PermanentDeliveryError, Transie
 from finsent.alerts.outbox import RetryPolicy, deliver_due, enqueue, pending_count
 from finsent.db import session_scope
 from finsent.tables import OutboxMessage
-from tests.alerts.factories import T0
+from tests.utils.alert_history import T0
 
 POLICY = RetryPolicy(initial=timedelta(seconds=10), maximum=timedelta(minutes=2), give_up_after=timedelta(hours=1))
 

@@ -13,8 +13,8 @@ from finsent.alerts.rules import AlertsConfig
 from finsent.alerts.state import Action, alert_labels, decide, fingerprint
 from finsent.db import session_scope
 from finsent.tables import Alert, AlertEvent
-from tests.alerts.factories import T0
-from tests.alerts.helpers import CALM, SPIKE, minutes, step
+from tests.utils.alert_history import T0
+from tests.utils.alert_steps import CALM, SPIKE, minutes, step
 
 CONFIG = AlertsConfig.model_validate(
     {"rules": [{"name": "spike", "scope_kind": "ticker", "cooldown": "30m", "labels": {"sector": "tech"}}]}

@@ -10,7 +10,7 @@ from finsent.bench.alerts import BenchSpec, run_bench, seed
 from finsent.db import make_engine
 from finsent.store import scope_keys
 from finsent.tables import Document, Rollup, Score
-from tests.conftest import ADMIN_URL
+from tests.utils.database import ADMIN_URL
 
 
 def test_seeded_rollups_equal_what_the_write_path_would_build(pg_url: str) -> None:

@@ -10,7 +10,7 @@ from finsent.bench.common import percentile, temporary_database
 from finsent.bench.end_to_end import bench_texts, run_end_to_end, summarise_rss
 from finsent.settings import Settings
 from finsent.stream.broker import EmbeddedBroker
-from tests.conftest import ADMIN_URL
+from tests.utils.database import ADMIN_URL
 
 
 def test_percentile_nearest_rank() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -12,35 +12,12 @@ import streamlit as st
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
-from finsent import migrations
-from finsent.alerts.wiring import build_cycle
-from finsent.db import make_engine, make_sessionmaker
-from finsent.settings import Settings, get_settings
-from tests.conftest import _create_pg_database, _drop_pg_database
-from tests.dashboard.seed import MAIN_VERSION, Seeded, seed
+from finsent.dashboard.serve import APP_PATH
+from finsent.settings import get_settings
+from tests.utils.dashboard_seed import T0, Seeded, seeded_database
+from tests.utils.database import drop_test_database, new_test_database
 
-APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
-T0 = datetime(2026, 3, 2, 15, 0, tzinfo=timezone.utc)
-
-
-def fire_alerts(url: str, now: datetime) -> int:
-    """Run one real evaluation of the shipped alert rules (no notifiers); returns how many fire."""
-    engine = make_engine(url)
-    try:
-        cycle = build_cycle(
-            Settings().alerts, make_sessionmaker(engine), notifiers={}, model_version=MAIN_VERSION
-        )
-        return cycle.evaluate(now=now).firing
-    finally:
-        engine.dispose()
-
-
-def seeded_database(url: str, now: datetime) -> Seeded:
-    """Migrate, seed the history and let the alert rules fire on its spike."""
-    migrations.upgrade(url)
-    result = seed(url, now)
-    fire_alerts(url, now)
-    return result
+APP = str(APP_PATH)
 
 
 @pytest.fixture(scope="module", params=["postgresql", "sqlite"])
@@ -49,11 +26,11 @@ def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     if request.param == "sqlite":
         yield seeded_database(f"sqlite:///{tmp_path_factory.mktemp('dash') / 'finsent.db'}", T0)
         return
-    url = _create_pg_database("finsent_dash")
+    url = new_test_database("finsent_dash", template=request.getfixturevalue("pg_template"))
     try:
         yield seeded_database(url, T0)
     finally:
-        _drop_pg_database(url)
+        drop_test_database(url)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,8 +26,8 @@ import pytest
 from finsent.db import make_engine, make_sessionmaker, session_scope
 from finsent.messages import ScoredMessage, utcnow
 from finsent.store import write_scored
-from tests.dashboard.conftest import seeded_database
-from tests.dashboard.seed import MAIN_VERSION, SPIKE_TICKER, SPIKE_TOPIC
+from finsent.stream.broker import free_port
+from tests.utils.dashboard_seed import MAIN_VERSION, SPIKE_TICKER, SPIKE_TOPIC, seeded_database
 
 pytestmark = pytest.mark.slow
 
@@ -47,12 +46,6 @@ class Server:
     process: subprocess.Popen[bytes]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _get(url: str) -> tuple[int, str]:
     with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback only)
         return response.status, response.read().decode()
@@ -64,7 +57,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("e2e")
     db_url = f"sqlite:///{folder / 'finsent.db'}"
     seeded_database(db_url, utcnow())
-    port = _free_port()
+    port = free_port()
     log = folder / "dashboard.log"
     env = {
         **os.environ,

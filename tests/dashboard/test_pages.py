@@ -18,8 +18,15 @@ from finsent.alerts.render import NoticeAlert, dashboard_link
 from finsent.dashboard.ranges import RANGES
 from finsent.db import make_engine, make_sessionmaker
 from finsent.messages import utcnow
-from tests.dashboard.conftest import T0
-from tests.dashboard.seed import MAIN_VERSION, OLD_VERSION, SPIKE_TICKER, SPIKE_TITLE, SPIKE_TOPIC, build
+from tests.utils.dashboard_seed import (
+    MAIN_VERSION,
+    OLD_VERSION,
+    SPIKE_TICKER,
+    SPIKE_TITLE,
+    SPIKE_TOPIC,
+    T0,
+    build,
+)
 
 MakeApp = Callable[..., AppTest]
 

@@ -16,7 +16,7 @@ from finsent.dashboard.ranges import RANGES, WINDOWS, floor_time
 from finsent.db import make_engine
 from finsent.messages import ScoredMessage
 from finsent.timegrid import EPOCH
-from tests.dashboard.seed import (
+from tests.utils.dashboard_seed import (
     MAIN_VERSION,
     OLD_VERSION,
     SOURCES,

@@ -10,7 +10,7 @@ import pytest
 from finsent.ingest.errors import FetchError, HTTPError, ParseError, RobotsDisallowed, Stopped
 from finsent.ingest.http import Fetcher, HostRateLimiter, RetryPolicy
 from finsent.ingest.sources.json_api import load_json
-from tests.ingest.server import Document, LoopbackServer, Response, hanging, sequence
+from tests.utils.http_server import Document, LoopbackServer, Response, hanging, sequence
 
 FAST = RetryPolicy(timeout_s=0.5, retries=2, backoff_s=0.02, backoff_max_s=0.1)
 

@@ -21,7 +21,7 @@ from finsent.ingest.sources.json_api import parse_json_api
 from finsent.ingest.sources.rss import parse_feed
 from finsent.ingest.tickers import TickerMatcher, cashtags
 from finsent.messages import NewsMessage
-from tests.ingest import feeds
+from tests.utils import feeds
 
 NOW = datetime(2025, 3, 4, tzinfo=UTC)
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from finsent.cli import app
 from finsent.messages import NewsMessage
 from finsent.settings import Settings
-from tests.ingest.conftest import consume, values
+from tests.utils.kafka import consume, values
 
 
 @pytest.fixture()

@@ -17,9 +17,9 @@ from finsent.ingest.runner import Ingestor
 from finsent.ingest.scheduler import run_until_stopped
 from finsent.ingest.state import IngestState
 from finsent.settings import Settings
-from tests.ingest import feeds
-from tests.ingest.conftest import consume, values
-from tests.ingest.server import Document, LoopbackServer, Response, hanging, slow
+from tests.utils import feeds
+from tests.utils.http_server import Document, LoopbackServer, Response, hanging, slow
+from tests.utils.kafka import consume, values
 
 REPO = Path(__file__).resolve().parents[2]
 FINSENT = str(Path(sys.executable).with_name("finsent"))

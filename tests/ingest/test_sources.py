@@ -12,9 +12,9 @@ from finsent.ingest.runner import Ingestor
 from finsent.ingest.state import IngestState
 from finsent.messages import NewsMessage
 from finsent.settings import Settings
-from tests.ingest import feeds
-from tests.ingest.conftest import consume, values
-from tests.ingest.server import Document, LoopbackServer, Response, hanging, sequence
+from tests.utils import feeds
+from tests.utils.http_server import Document, LoopbackServer, Response, hanging, sequence
+from tests.utils.kafka import consume, values
 
 FAST = {"retries": 1, "backoff_s": 0.02, "backoff_max_s": 0.05, "timeout_s": 0.3, "interval_s": 60}
 

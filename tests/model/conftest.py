@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,8 +81,3 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _write_csv(d / "topic_train.csv", topic_rows(90, 3))
     _write_csv(d / "topic_val.csv", topic_rows(30, 4))
     return d
-
-
-def write_jsonl(path: Path, records: list[dict[str, object]]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    return path

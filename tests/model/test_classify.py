@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from finsent.cli import app
 from finsent.messages import SENTIMENT_LABELS
 from finsent.model.labels import TOPIC_LABELS
-from tests.model.conftest import write_jsonl
+from tests.utils.files import write_jsonl
 
 runner = CliRunner()
 

@@ -8,7 +8,7 @@ import pytest
 
 from finsent.model.data import Example, dedup_against, dedup_key, model_input_text, read_examples
 from finsent.model.labels import TOPIC_LABELS
-from tests.model.conftest import write_jsonl
+from tests.utils.files import write_jsonl
 
 
 def test_dedup_key_ignores_links_case_and_spacing() -> None:

@@ -15,7 +15,7 @@ from finsent.model.classifier import load
 from finsent.model.scoring import score_messages as score
 from finsent.stream.pipeline import RawRecord, persist_with_retry, triage
 from finsent.tables import Score
-from tests.conftest import ADMIN_URL
+from tests.utils.database import ADMIN_URL
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 

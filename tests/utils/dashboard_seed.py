@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
+from finsent import migrations
+from finsent.alerts.wiring import build_cycle
 from finsent.db import make_engine, make_sessionmaker, session_scope
 from finsent.messages import ScoredMessage
+from finsent.settings import Settings
 from finsent.store import write_scored
 
 MAIN_VERSION = "finsent-minilm@1a2b3c4d"
@@ -24,6 +27,7 @@ SOURCES = ("reuters-wire", "dowjones", "stocktwits", "ft")
 SPIKE_TOPIC = "Energy | Oil"
 SPIKE_TICKER = "XOM"
 SPIKE_TITLE = "XOM shares slide as refinery outage widens"
+T0 = datetime(2026, 3, 2, 15, 0, tzinfo=timezone.utc)  # the dashboard tests' "now"
 
 
 @dataclass(frozen=True)
@@ -147,3 +151,23 @@ def seed(url: str, now: datetime) -> Seeded:
             write_scored(session, messages[start : start + 1000])
     engine.dispose()
     return Seeded(url=url, now=now.replace(second=0, microsecond=0), messages=tuple(messages))
+
+
+def fire_alerts(url: str, now: datetime) -> int:
+    """Run one real evaluation of the shipped alert rules (no notifiers); returns how many fire."""
+    engine = make_engine(url)
+    try:
+        cycle = build_cycle(
+            Settings().alerts, make_sessionmaker(engine), notifiers={}, model_version=MAIN_VERSION
+        )
+        return cycle.evaluate(now=now).firing
+    finally:
+        engine.dispose()
+
+
+def seeded_database(url: str, now: datetime) -> Seeded:
+    """Migrate, seed the history and let the alert rules fire on its spike."""
+    migrations.upgrade(url)
+    result = seed(url, now)
+    fire_alerts(url, now)
+    return result
