@@ -207,7 +207,7 @@ def load_tasks(data: DataArguments) -> list[TaskData]:
         tasks.append(task)
     unknown = set(weights) - {s.name for t in tasks for s in t.sources}
     if unknown:
-        raise ValueError(f"--corpus_weights names corpora that are not trained on: {sorted(unknown)}")
+        raise ValueError(f"--corpus-weights names corpora that are not trained on: {sorted(unknown)}")
     all_train = [e for t in tasks for e in t.train]
     for t in tasks:
         for domain, val in list(t.validation_sets.items()):
@@ -454,7 +454,7 @@ def train(margs: ModelArguments, dargs: DataArguments, fargs: FinetuneArguments)
     started = time.monotonic()
     out_dir, ckpt_dir = Path(fargs.output_dir), Path(str(fargs.checkpoint_dir))
     if out_dir.exists() and any(out_dir.iterdir()) and not fargs.overwrite_output_dir:
-        raise FileExistsError(f"{out_dir} exists and is not empty; pass --overwrite_output_dir to replace it")
+        raise FileExistsError(f"{out_dir} exists and is not empty; pass --overwrite-output-dir to replace it")
     if fargs.threads:
         torch.set_num_threads(fargs.threads)
     device = resolve_device(fargs.device)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from finsent.model.flags import FlagHelpFormatter, kebab_case_flags
+
 __all__ = ["DataArguments", "FinetuneArguments", "ModelArguments", "parse_args"]
 
 PEFT_METHODS = ("none", "lora", "adalora")
@@ -141,14 +143,14 @@ class DataArguments:
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1]")
         if not self.sentiment_train and not self.topic_train and not self.sentiment_corpora:
-            raise ValueError("give at least one of --sentiment_train, --sentiment_corpora and --topic_train")
+            raise ValueError("give at least one of --sentiment-train, --sentiment-corpora and --topic-train")
         for name in ("sentiment_train", "sentiment_validation", "topic_train", "topic_validation"):
             value = getattr(self, name)
             if value and not Path(value).is_file():
-                raise ValueError(f"--{name}: no such file {value!r}")
+                raise ValueError(f"--{name.replace('_', '-')}: no such file {value!r}")
         for value in self.sentiment_corpora or []:
             if not Path(value).is_file():
-                raise ValueError(f"--sentiment_corpora: no such file {value!r}")
+                raise ValueError(f"--sentiment-corpora: no such file {value!r}")
         if self.min_agreement not in ("any", "all"):
             raise ValueError(f"min_agreement must be 'any' or 'all', not {self.min_agreement!r}")
         self.weights()  # fails early on a malformed NAME=WEIGHT
@@ -163,7 +165,7 @@ class DataArguments:
             except ValueError:
                 weight = -1.0
             if not sep or not name or weight <= 0:
-                raise ValueError(f"--corpus_weights: expected NAME=WEIGHT with WEIGHT > 0, not {item!r}")
+                raise ValueError(f"--corpus-weights: expected NAME=WEIGHT with WEIGHT > 0, not {item!r}")
             out[name] = weight
         return out
 
@@ -285,12 +287,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
     """Parse ``argv`` (``--args-file FILE.json`` supplies defaults that flags override)."""
     from transformers import HfArgumentParser
 
-    parser = HfArgumentParser((ModelArguments, DataArguments, FinetuneArguments))
+    parser = HfArgumentParser((ModelArguments, DataArguments, FinetuneArguments), formatter_class=FlagHelpFormatter)
     parser.prog = "finsent train"
     parser.description = "Fine-tune the multi-task (sentiment + topic) classifier from a base encoder."
     parser.add_argument(
         "--args-file", default=None, help="JSON file of arguments; command-line flags override it."
     )
+    kebab_case_flags(parser)
     argv = list(argv or [])
     # A separate parser finds the file first: the full one would stop at the missing required flags.
     pre = argparse.ArgumentParser(add_help=False)
