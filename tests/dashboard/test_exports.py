@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 import re
 
 import pytest
 
 from finsent import dashboard
 from finsent.dashboard.serve import APP_PATH
-from tests.utils.exports import modules_of
+from tests.utils.exports import check_exports, modules_of
 
 # Streamlit scripts run when imported: the entry script and the pages it navigates to.
 PAGES = {"finsent.dashboard.app"} | {
@@ -25,7 +24,4 @@ def test_the_pages_are_found() -> None:
 
 @pytest.mark.parametrize("name", MODULES)
 def test_all_is_sorted_and_complete(name: str) -> None:
-    module = importlib.import_module(name)
-    exported = module.__all__
-    assert exported == sorted(exported)
-    assert all(hasattr(module, n) for n in exported)
+    check_exports(name)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
 
 import finsent
 from finsent import bench, cli, stream
-from tests.utils.exports import modules_of
+from tests.utils.exports import check_exports, modules_of
 
 MODULES = sorted(
     modules_of(finsent, recursive=False)  # its own files: the other folders are tested on their own
@@ -20,7 +18,4 @@ MODULES = sorted(
 
 @pytest.mark.parametrize("name", MODULES)
 def test_all_is_sorted_and_complete(name: str) -> None:
-    module = importlib.import_module(name)
-    exported = module.__all__
-    assert exported == sorted(exported), name
-    assert all(hasattr(module, n) for n in exported), name
+    check_exports(name)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import pkgutil
 from collections.abc import Collection
 from types import ModuleType
 
-__all__ = ["modules_of"]
+__all__ = ["check_exports", "modules_of"]
 
 
 def modules_of(package: ModuleType, *, recursive: bool = True, skip: Collection[str] = ()) -> list[str]:
@@ -16,3 +17,11 @@ def modules_of(package: ModuleType, *, recursive: bool = True, skip: Collection[
         pkgutil.walk_packages(package.__path__, prefix) if recursive else pkgutil.iter_modules(package.__path__, prefix)
     )
     return sorted(info.name for info in found if not info.ispkg and info.name not in skip)
+
+
+def check_exports(name: str) -> None:
+    """Module ``name``'s ``__all__`` is sorted and names only things the module has."""
+    module = importlib.import_module(name)
+    exported = module.__all__
+    assert exported == sorted(exported), name
+    assert all(hasattr(module, n) for n in exported), name
