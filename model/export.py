@@ -18,7 +18,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 from finsent.model.architecture import load_multitask
 
-__all__ = ["MeanPoolClassifier", "export_head"]
+__all__ = ["MeanPoolClassifier", "export_head", "export_standard"]
 
 
 class MeanPoolClassifier(PreTrainedModel):
@@ -66,3 +66,39 @@ def export_head(checkpoint: str | Path, task: str) -> MeanPoolClassifier:
     exported.encoder.load_state_dict(model.encoder.state_dict())
     exported.classifier.load_state_dict(model.heads[task].state_dict())
     return exported.eval()
+
+
+def export_standard(checkpoint: str | Path, task: str, out_dir: str | Path) -> Path:
+    """Write one head of a pooler-pooled finsent checkpoint as a plain ``*ForSequenceClassification`` directory.
+
+    No finsent code is needed to run the result: ``transformers.pipeline("text-classification", model=out_dir)``.
+    The weights keep the checkpoint's stored dtype; the head's calibration is already folded into it.
+    """
+    import json
+
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    src = Path(checkpoint)
+    model, meta = load_multitask(src)
+    if task not in model.tasks:
+        raise ValueError(f"{checkpoint} has no {task!r} head (it has {sorted(model.tasks)})")
+    if model.pooling != "pooler":
+        raise ValueError(
+            f"{checkpoint} uses {model.pooling} pooling, which no standard sequence-classification class has; "
+            "train with --pooling pooler for a standard export (or use MeanPoolClassifier)"
+        )
+    raw = json.loads((src / "config.json").read_text())
+    labels = model.tasks[task]
+    fields = {k: v for k, v in raw.items() if k not in ("finsent", "id2label", "label2id", "architectures", "model_type", "dtype")}
+    config = AutoConfig.for_model(raw["model_type"], **fields)
+    config.id2label = dict(enumerate(labels))
+    config.label2id = {label: i for i, label in enumerate(labels)}
+    exported = AutoModelForSequenceClassification.from_config(config)
+    base = getattr(exported, exported.base_model_prefix)
+    base.load_state_dict(model.encoder.state_dict())
+    exported.classifier.load_state_dict(model.heads[task].state_dict())
+    dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16}.get(raw.get("dtype", "float32"), torch.float32)
+    out = Path(out_dir)
+    exported.to(dtype).save_pretrained(out)
+    AutoTokenizer.from_pretrained(str(src)).save_pretrained(out)
+    return out

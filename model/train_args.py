@@ -34,7 +34,12 @@ class ModelArguments:
         },
     )
     pooling: str = field(
-        default="mean", metadata={"help": "Sentence representation: mean (over tokens) or cls."}
+        default="mean",
+        metadata={
+            "help": "Sentence representation: mean (over tokens), cls (the [CLS] state), or pooler (the encoder's "
+            "[CLS] pooler, dense + tanh: the checkpoint is then also a standard BertForSequenceClassification "
+            "of its sentiment head, loadable by transformers.pipeline)."
+        },
     )
     head_dropout: float = field(default=0.1, metadata={"help": "Dropout before each classification head."})
     encoder_dropout: Optional[float] = field(
@@ -62,8 +67,8 @@ class ModelArguments:
     )
 
     def __post_init__(self) -> None:
-        if self.pooling not in ("mean", "cls"):
-            raise ValueError(f"pooling must be 'mean' or 'cls', not {self.pooling!r}")
+        if self.pooling not in ("mean", "cls", "pooler"):
+            raise ValueError(f"pooling must be 'mean', 'cls' or 'pooler', not {self.pooling!r}")
         if self.peft not in PEFT_METHODS:
             raise ValueError(f"peft must be one of {PEFT_METHODS}, not {self.peft!r}")
         if not 8 <= self.max_length <= 512:
@@ -106,6 +111,23 @@ class DataArguments:
     )
     topic_train: Optional[str] = field(default=None, metadata={"help": "Topic training file (text,label)."})
     topic_validation: Optional[str] = field(default=None, metadata={"help": "Topic validation file."})
+    unlabelled: Optional[list[str]] = field(
+        default=None,
+        metadata={
+            "help": "Distillation only: more files whose texts (any labels ignored) the student learns from the "
+            "teacher's soft targets alone. Texts of any validation or test set, and in the split corpora's "
+            "folders anything off the train side, are left out."
+        },
+    )
+    dapt_files: Optional[list[str]] = field(
+        default=None,
+        metadata={
+            "help": "Domain-adaptive pretraining: before fine-tuning, continue masked-LM training of the base on "
+            "these files' texts (labels ignored; validation and test texts left out)."
+        },
+    )
+    dapt_epochs: float = field(default=1.0, metadata={"help": "Passes of masked-LM pretraining over the DAPT texts."})
+    dapt_learning_rate: float = field(default=5e-5, metadata={"help": "Peak learning rate of DAPT."})
     text_field: str = field(default="text", metadata={"help": "Text column / JSON field."})
     label_field: str = field(default="label", metadata={"help": "Label column / JSON field."})
     dedup_validation: bool = field(
@@ -224,6 +246,19 @@ class FinetuneArguments:
     topic_class_weight_power: Optional[float] = field(
         default=None, metadata={"help": "Override of class_weight_power for the topic head."}
     )
+    teacher: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "Distil from this fine-tuned finsent checkpoint (e.g. the mpnet teacher): every training text "
+            "gets the teacher's soft targets for every head it has, computed once and cached."
+        },
+    )
+    distill_alpha: float = field(
+        default=0.5, metadata={"help": "Weight of the soft-target loss; 1 - alpha weighs the hard labels."}
+    )
+    distill_temperature: float = field(default=2.0, metadata={"help": "Softmax temperature of distillation."})
+    teacher_max_length: int = field(default=128, metadata={"help": "Tokens per text for the teacher."})
+    teacher_batch_size: int = field(default=64, metadata={"help": "Texts per teacher forward pass."})
     early_stopping_patience: int = field(
         default=2,
         metadata={
@@ -259,6 +294,13 @@ class FinetuneArguments:
         default="float16",
         metadata={"help": "Weights dtype of the final checkpoint: float16, bfloat16 or float32."},
     )
+    calibrate: bool = field(
+        default=True,
+        metadata={
+            "help": "Fit temperature scaling per head on validation and fold it into the head, so scores are "
+            "calibrated probabilities wherever the checkpoint runs."
+        },
+    )
     overwrite_output_dir: bool = field(default=False, metadata={"help": "Replace an existing output_dir."})
     disable_tqdm: bool = field(default=False, metadata={"help": "No progress bar."})
 
@@ -275,6 +317,10 @@ class FinetuneArguments:
             or not 0.0 <= self.label_smoothing < 1.0
         ):
             raise ValueError("need learning_rate > 0, warmup_ratio and label_smoothing in [0, 1)")
+        if not 0.0 <= self.distill_alpha <= 1.0 or self.distill_temperature <= 0:
+            raise ValueError("need distill_alpha in [0, 1] and distill_temperature > 0")
+        if self.teacher and not Path(self.teacher).is_dir():
+            raise ValueError(f"--teacher: no checkpoint directory {self.teacher!r}")
         if self.num_train_epochs <= 0 and self.max_steps <= 0:
             raise ValueError("num_train_epochs or max_steps must be positive")
         if self.checkpoint_dir is None:

@@ -1,0 +1,66 @@
+"""Temperature scaling (Guo et al., 2017): one scalar per head so that a score of 0.8 is right 80 % of the time.
+
+Alert rules and the dashboard's minimum-score filter read ``sentiment_score``, so probabilities must
+mean what they say. The temperature is fitted on validation logits by minimising the negative
+log-likelihood, then folded into the head itself (weights and bias divided by T): every backend that
+runs the checkpoint (PyTorch, ONNX Runtime, int8, a plain ``transformers.pipeline``) then produces
+calibrated scores with no extra step, and labels cannot change (argmax is scale-invariant).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["expected_calibration_error", "fit_temperature", "fold_temperature"]
+
+
+def _nll(logits: torch.Tensor, labels: torch.Tensor, temperature: float) -> float:
+    return float(F.cross_entropy(logits / temperature, labels))
+
+
+def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, *, low: float = 0.05, high: float = 20.0) -> float:
+    """The T minimising NLL(softmax(logits / T)); golden-section search over log T (NLL is unimodal in T)."""
+    if len(labels) == 0:
+        return 1.0
+    logits, labels = logits.float(), labels.long()
+    a, b = math.log(low), math.log(high)
+    ratio = (math.sqrt(5) - 1) / 2
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    fc, fd = _nll(logits, labels, math.exp(c)), _nll(logits, labels, math.exp(d))
+    for _ in range(60):
+        if fc < fd:
+            b, d, fd = d, c, fc
+            c = b - ratio * (b - a)
+            fc = _nll(logits, labels, math.exp(c))
+        else:
+            a, c, fc = c, d, fd
+            d = a + ratio * (b - a)
+            fd = _nll(logits, labels, math.exp(d))
+    return round(math.exp((a + b) / 2), 4)
+
+
+def expected_calibration_error(probabilities: torch.Tensor, labels: torch.Tensor, *, bins: int = 15) -> float:
+    """Top-label ECE over ``bins`` equal-width confidence bins: sum of |accuracy - confidence| weighted by bin share."""
+    if len(labels) == 0:
+        return 0.0
+    confidence, predicted = probabilities.float().max(-1)
+    correct = (predicted == labels).float()
+    edges = torch.linspace(0.0, 1.0, bins + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        inside = (confidence > lo) & (confidence <= hi)
+        if inside.any():
+            ece += float(inside.float().mean() * (correct[inside].mean() - confidence[inside].mean()).abs())
+    return round(ece, 5)
+
+
+@torch.no_grad()
+def fold_temperature(head: nn.Linear, temperature: float) -> None:
+    """Make ``head`` output logits / T, so softmax of its output is the calibrated probability."""
+    head.weight.div_(temperature)
+    if head.bias is not None:
+        head.bias.div_(temperature)

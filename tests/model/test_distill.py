@@ -1,0 +1,71 @@
+"""Distillation: soft targets of a teacher, cached, teach a student both heads, unlabelled texts included."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import torch
+
+from model.distill import kd_loss, teacher_logits
+from model.train import main
+from tests.model.conftest import sentiment_rows, topic_rows
+from tests.model.test_train import _argv
+
+
+@pytest.fixture(scope="module")
+def teacher(tiny_base: Path, data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("teacher")
+    main(_argv(tiny_base, data_dir, out, "--num_train_epochs", "6", "--early_stopping_patience", "0"))
+    return out / "model"
+
+
+def test_kd_loss_is_zero_for_the_teachers_own_logits_and_scales_with_t_squared() -> None:
+    teacher = torch.tensor([[2.0, 0.5, -1.0], [0.0, 0.0, 3.0]])
+    assert torch.allclose(kd_loss(teacher, teacher, 2.0), torch.zeros(2), atol=1e-6)
+    student = torch.zeros(2, 3)
+    assert (kd_loss(student, teacher, 1.0) > 0).all()
+    # Softer targets, smaller KL, but the T^2 factor keeps the loss in the same range.
+    assert 0.1 < (kd_loss(student, teacher, 4.0) / kd_loss(student, teacher, 1.0)).min() < 4.0
+
+
+def test_teacher_logits_are_cached_and_resumable(teacher: Path, tmp_path: Path) -> None:
+    texts = [t for t, _ in sentiment_rows(40, 9)]
+    first = teacher_logits(teacher, texts, cache_dir=tmp_path, disable_progress=True)
+    assert set(first) == {"sentiment", "topic"} and first["sentiment"].shape == (40, 3)
+    cached = list(tmp_path.glob("teacher-logits-*.pt"))
+    assert len(cached) == 1 and not list(tmp_path.glob("*.partial.pt"))
+    again = teacher_logits(teacher, texts, cache_dir=tmp_path, disable_progress=True)
+    assert torch.equal(first["topic"], again["topic"])
+
+
+def test_a_student_learns_from_soft_targets_alone(
+    teacher: Path, tiny_base: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    # alpha = 1: the hard labels are ignored, so whatever the student gets right it learned from the teacher;
+    # the unlabelled file's texts (labels dropped) enter the pool too.
+    unlabelled = tmp_path / "extra" / "unlabelled.csv"
+    unlabelled.parent.mkdir()
+    with unlabelled.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["text", "label"])
+        writer.writerows(sentiment_rows(60, 11, ["Amazon", "Meta"]) + topic_rows(60, 12, ["Amazon", "Meta"]))
+    result = main(
+        _argv(
+            tiny_base, data_dir, tmp_path,
+            "--teacher", str(teacher), "--distill_alpha", "1.0", "--distill_temperature", "2.0",
+            "--unlabelled", str(unlabelled), "--num_train_epochs", "6", "--early_stopping_patience", "0",
+        )
+    )  # fmt: skip
+    assert result.reports["sentiment"].macro_f1 >= 0.7
+    assert result.reports["topic"].macro_f1 >= 0.7
+    cache = list((tmp_path / "ckpt" / "teacher").glob("teacher-logits-*.pt"))
+    assert len(cache) == 1
+    logits = torch.load(cache[0])
+    import json
+
+    examples = json.loads((tmp_path / "model" / "config.json").read_text())["finsent"]["training"]["train_examples"]
+    labelled = examples["sentiment"] + examples["topic"]
+    # Both labelled corpora and the unlabelled file's new texts (the repeats of training texts left out).
+    assert labelled < logits["sentiment"].shape[0] <= labelled + 120
