@@ -65,7 +65,7 @@ def adapt_base(
     from tqdm.auto import tqdm
     from transformers import AutoModelForMaskedLM, AutoTokenizer, get_linear_schedule_with_warmup
 
-    from model.batching import bucketed_batches, pad_batch
+    from finsent.model.batching import bucketed_batches, pad_batch
 
     out = Path(out_dir)
     if (out / "config.json").is_file():

@@ -20,10 +20,12 @@ from finsent.messages import SENTIMENT_LABELS
 from finsent.model.labels import TOPIC_LABELS, canonical_sentiment
 
 __all__ = [
+    "ENTITY_SEPARATOR",
     "Example",
     "dedup_against",
     "dedup_key",
     "default_labels",
+    "entity_input",
     "label_index",
     "model_input_text",
     "read_examples",
@@ -40,6 +42,15 @@ class Example:
 
     text: str
     label: int
+
+
+# The entity head reads "<entity> [SEP] <text>": BERT's sentence-pair form, the target named first.
+ENTITY_SEPARATOR = " [SEP] "
+
+
+def entity_input(text: str, entity: str) -> str:
+    """The input of the entity-sentiment head for one (text, target entity) pair."""
+    return f"{entity.strip()}{ENTITY_SEPARATOR}{text}"
 
 
 def dedup_key(text: str) -> str:
@@ -68,7 +79,7 @@ def read_records(path: str | Path) -> list[dict[str, object]]:
 
 def default_labels(task: str) -> list[str]:
     """finsent's label list for a known task."""
-    if task == "sentiment":
+    if task in ("sentiment", "entity_sentiment"):
         return list(SENTIMENT_LABELS)
     if task == "topic":
         return list(TOPIC_LABELS)

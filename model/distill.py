@@ -62,7 +62,7 @@ def teacher_logits(
     """The teacher's fp32 logits per head for ``texts`` (in order), from the cache when present."""
     from tqdm.auto import tqdm
 
-    from model.classifier import load
+    from finsent.model.classifier import load
 
     import json
     import time

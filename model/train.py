@@ -33,6 +33,7 @@ from finsent.model.data import (
     dedup_against,
     dedup_key,
     default_labels,
+    entity_input,
     label_index,
     model_input_text,
     read_examples,
@@ -145,10 +146,17 @@ def corpus_name(path: str | Path) -> str:
     return Path(path).resolve().parent.name
 
 
+ENTITY_TASK = "entity_sentiment"
+
+
 def _split_corpus(
-    path: str, labels: list[str], data: DataArguments, read: dict[str, Any]
+    path: str, labels: list[str], data: DataArguments, read: dict[str, Any], *, entity: bool = False
 ) -> dict[str, list[Example]]:
-    """A corpus without its own validation file, cut by the fixed rule of ``model.splits``."""
+    """A corpus without its own validation file, cut by the fixed rule of ``model.splits``.
+
+    ``entity``: an entity-level file (text, entity, label); each row becomes the marked input
+    ``entity_input(text, entity)`` and sits on the side of its text.
+    """
     from finsent.model.splits import assign_splits
 
     rows = read_records(path)
@@ -164,7 +172,8 @@ def _split_corpus(
         side = sides[str(r[data.text_field])]
         if side == "train" and data.min_agreement == "all" and r.get("agreement", "all") != "all":
             continue
-        out[side].append(Example(str(r[data.text_field]), label_index(r[data.label_field], "sentiment", labels)))
+        text = entity_input(str(r[data.text_field]), str(r["entity"])) if entity else str(r[data.text_field])
+        out[side].append(Example(text, label_index(r[data.label_field], "sentiment", labels)))
     if data.max_train_samples is not None:
         out["train"] = out["train"][: data.max_train_samples]
     return out
@@ -175,15 +184,16 @@ def load_tasks(data: DataArguments) -> list[TaskData]:
     files = {
         "sentiment": (data.sentiment_train, data.sentiment_validation),
         "topic": (data.topic_train, data.topic_validation),
+        ENTITY_TASK: (None, None),
     }
     weights = data.weights()
     read = {"text_field": data.text_field, "label_field": data.label_field}
     tasks: list[TaskData] = []
     for name, (train_file, val_file) in files.items():
-        extra = list(data.sentiment_corpora or []) if name == "sentiment" else []
+        extra = {"sentiment": data.sentiment_corpora, ENTITY_TASK: data.entity_corpora}.get(name) or []
         if not train_file and not extra:
             continue
-        labels = default_labels(name)
+        labels = default_labels("sentiment" if name == ENTITY_TASK else name)
         fraction = data.sentiment_epoch_fraction if name == "sentiment" else data.topic_epoch_fraction
         task = TaskData(name, labels, [], [], epoch_fraction=fraction)
         corpora: list[tuple[str, list[Example], list[Example], list[Example]]] = []
@@ -192,21 +202,23 @@ def load_tasks(data: DataArguments) -> list[TaskData]:
             val = read_examples(val_file, name, labels, **read) if val_file else []
             corpora.append((corpus_name(train_file), train, val, []))
         for path in extra:
-            parts = _split_corpus(path, labels, data, read)
+            parts = _split_corpus(path, labels, data, read, entity=name == ENTITY_TASK)
             corpora.append((corpus_name(path), parts["train"], parts["validation"], parts["test"]))
         for corpus, train, val, test in corpora:
             if data.dedup_train:
                 train = _dedup_within(train)
             start = len(task.train)
             task.train += train
-            task.sources.append(Source(corpus, weights.get(corpus, 1.0), list(range(start, len(task.train)))))
+            # "TASK:NAME=W" weighs one task's corpus; "NAME=W" every task's corpus of that name.
+            weight = weights.get(f"{name}:{corpus}", weights.get(corpus, 1.0))
+            task.sources.append(Source(corpus, weight, list(range(start, len(task.train)))))
             if val:
                 task.validation_sets[corpus] = val
             if test:
                 task.test_sets[corpus] = test
         task.primary_domain = corpora[0][0]
         tasks.append(task)
-    unknown = set(weights) - {s.name for t in tasks for s in t.sources}
+    unknown = set(weights) - {n for t in tasks for s in t.sources for n in (s.name, f"{t.name}:{s.name}")}
     if unknown:
         raise ValueError(f"--corpus-weights names corpora that are not trained on: {sorted(unknown)}")
     all_train = [e for t in tasks for e in t.train]
@@ -272,7 +284,7 @@ def held_out_keys(tasks: list[TaskData]) -> set[str]:
 
 def unlabelled_texts(path: str, data: DataArguments, exclude: set[str], split_folders: set[Path]) -> list[str]:
     """A file's distinct texts minus ``exclude``; in a split corpus's folder, only its train side."""
-    from model.splits import assign_splits
+    from finsent.model.splits import assign_splits
 
     texts = [str(r.get(data.text_field, "")) for r in read_records(path)]
     folder = Path(path).resolve().parent
@@ -293,7 +305,7 @@ def domain_adapt(
     margs: ModelArguments, dargs: DataArguments, fargs: FinetuneArguments, tasks: list[TaskData], autocast: Any
 ) -> Path:
     """The base after masked-LM pretraining on ``--dapt_files`` (cached in the checkpoint directory)."""
-    from model.dapt import adapt_base
+    from finsent.model.dapt import adapt_base
 
     exclude = held_out_keys(tasks)
     split_folders = {Path(p).resolve().parent for p in dargs.sentiment_corpora or []}
@@ -321,7 +333,7 @@ def build_pool(
     max_length: int,
 ) -> Pool:
     """Labelled training texts of every head plus the unlabelled files, with the teacher's logits."""
-    from model.distill import teacher_logits
+    from finsent.model.distill import teacher_logits
 
     texts: list[str] = []
     ids: list[list[int]] = []
@@ -347,16 +359,28 @@ def build_pool(
         ids += _tokenize(tokenizer, [Example(x, -1) for x in extra], max_length, data.normalize)
         labels += [[-1] * len(tasks) for _ in extra]
         sources.append(Source(f"unlabelled:{name}", weights.get(name, 1.0), list(range(start, len(texts)))))
-    soft = teacher_logits(
+    # Marked entity inputs train only the entity head, from their labels: the teacher never sees them.
+    entity_k = next((k for k, t in enumerate(tasks) if t.name == ENTITY_TASK), None)
+    needs_teacher = [i for i in range(len(texts)) if entity_k is None or labels[i][entity_k] < 0]
+    teacher_texts = [texts[i] for i in needs_teacher]
+    soft_sparse = teacher_logits(
         str(fargs.teacher),
-        texts,
+        teacher_texts,
         cache_dir=Path(str(fargs.checkpoint_dir)) / "teacher",
         max_length=fargs.teacher_max_length,
         batch_size=fargs.teacher_batch_size,
         device=fargs.device,
         disable_progress=fargs.disable_tqdm,
     )
-    soft_ok = torch.tensor([[t.name in soft for t in tasks]] * len(texts), dtype=torch.bool).reshape(len(texts), len(tasks))
+    rows = torch.tensor(needs_teacher, dtype=torch.long)
+    soft = {}
+    for task, values in soft_sparse.items():
+        soft[task] = torch.zeros(len(texts), values.shape[-1] if values.ndim == 2 else 0)
+        soft[task][rows] = values
+    soft_ok = torch.zeros(len(texts), len(tasks), dtype=torch.bool)
+    for k, t in enumerate(tasks):
+        if t.name in soft:
+            soft_ok[rows, k] = True
     for t in tasks:
         if t.name in soft and soft[t.name].shape[-1] != len(t.labels):
             raise ValueError(f"the teacher's {t.name} head has {soft[t.name].shape[-1]} labels, the student {len(t.labels)}")
@@ -384,7 +408,7 @@ def pool_loss(
     device: torch.device,
 ) -> torch.Tensor:
     """Sum over heads of (1 - alpha) * hard cross-entropy + alpha * soft KD, each summed and divided by the batch."""
-    from model.distill import kd_loss
+    from finsent.model.distill import kd_loss
 
     index = torch.tensor(batch)
     labels, soft_ok = pool.labels[index].to(device), pool.soft_ok[index].to(device)
@@ -416,7 +440,7 @@ def _default_base() -> str:
 
 def resolve_base(name: str | None) -> str:
     """The base encoder's directory: MiniLM-L6 by default; ``all-mpnet-base-v2`` means the teacher's wheels."""
-    from model.teacher import TEACHER_NAME, teacher_path
+    from finsent.model.teacher import TEACHER_NAME, teacher_path
 
     if not name:
         return _default_base()
@@ -558,8 +582,8 @@ def calibrate(
     ECE (15 bins) before and after, per validation domain and per held-out test domain (on which
     nothing was fitted, so those are the honest numbers).
     """
-    from model.calibration import expected_calibration_error, fit_temperature, fold_temperature
-    from model.classifier import resolve_device
+    from finsent.model.calibration import expected_calibration_error, fit_temperature, fold_temperature
+    from finsent.model.classifier import resolve_device
 
     device = resolve_device(fargs.device)
     model.to(device)

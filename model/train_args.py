@@ -95,11 +95,20 @@ class DataArguments:
             "part is read once, for the model card."
         },
     )
+    entity_corpora: Optional[list[str]] = field(
+        default=None,
+        metadata={
+            "help": "Entity-level files (text,entity,label) for the entity-sentiment head, which reads "
+            "'<entity> [SEP] <text>': one text about two companies gets one label per company. Split like "
+            "--sentiment_corpora, by text, the same way as the other files of their folder."
+        },
+    )
     corpus_weights: Optional[list[str]] = field(
         default=None,
         metadata={
-            "help": "Sampling ratio per corpus as NAME=WEIGHT (NAME = folder name): each epoch draws WEIGHT x its "
-            "size from it (2 = every example twice, 0.5 = a fresh half). Default 1 for each."
+            "help": "Sampling ratio per corpus as NAME=WEIGHT (NAME = folder name; TASK:NAME=WEIGHT for one head's "
+            "corpus): each epoch draws WEIGHT x its size from it (2 = every example twice, 0.5 = a fresh half). "
+            "Default 1 for each."
         },
     )
     min_agreement: str = field(
@@ -164,15 +173,18 @@ class DataArguments:
         for name in ("sentiment_epoch_fraction", "topic_epoch_fraction"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1]")
-        if not self.sentiment_train and not self.topic_train and not self.sentiment_corpora:
-            raise ValueError("give at least one of --sentiment-train, --sentiment-corpora and --topic-train")
+        if not (self.sentiment_train or self.topic_train or self.sentiment_corpora or self.entity_corpora):
+            raise ValueError(
+                "give at least one of --sentiment-train, --sentiment-corpora, --entity-corpora and --topic-train"
+            )
         for name in ("sentiment_train", "sentiment_validation", "topic_train", "topic_validation"):
             value = getattr(self, name)
             if value and not Path(value).is_file():
                 raise ValueError(f"--{name.replace('_', '-')}: no such file {value!r}")
-        for value in self.sentiment_corpora or []:
-            if not Path(value).is_file():
-                raise ValueError(f"--sentiment-corpora: no such file {value!r}")
+        for flag in ("sentiment_corpora", "entity_corpora", "unlabelled", "dapt_files"):
+            for value in getattr(self, flag) or []:
+                if not Path(value).is_file():
+                    raise ValueError(f"--{flag.replace('_', '-')}: no such file {value!r}")
         if self.min_agreement not in ("any", "all"):
             raise ValueError(f"min_agreement must be 'any' or 'all', not {self.min_agreement!r}")
         self.weights()  # fails early on a malformed NAME=WEIGHT

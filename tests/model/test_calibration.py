@@ -7,10 +7,10 @@ from pathlib import Path
 
 import torch
 
-from model.calibration import expected_calibration_error, fit_temperature, fold_temperature
-from model.classifier import load
-from model.train import main
-from tests.model.test_train import _argv
+from finsent.model.calibration import expected_calibration_error, fit_temperature, fold_temperature
+from finsent.model.classifier import load
+from finsent.model.train import main
+from tests.utils.model_data import train_argv as _argv
 
 
 def _overconfident(n: int = 4000, scale: float = 3.0, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
-from model.dapt import mask_tokens
-from model.train import main
-from tests.model.test_train import _argv
+from finsent.model.dapt import mask_tokens
+from finsent.model.train import main
+from tests.utils.model_data import train_argv as _argv
 
 
 def test_masking_follows_bert_and_never_touches_special_or_padding_tokens() -> None:

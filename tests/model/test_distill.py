@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from model.distill import kd_loss, teacher_logits
-from model.train import main
-from tests.model.conftest import sentiment_rows, topic_rows
-from tests.model.test_train import _argv
+from finsent.model.distill import kd_loss, teacher_logits
+from finsent.model.train import main
+from tests.utils.model_data import sentiment_rows, topic_rows
+from tests.utils.model_data import train_argv as _argv
 
 
 @pytest.fixture(scope="module")

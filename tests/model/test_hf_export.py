@@ -10,9 +10,9 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModel, pipeline
 
-from model.classifier import load
-from model.train import main
-from tests.model.test_train import _argv
+from finsent.model.classifier import load
+from finsent.model.train import main
+from tests.utils.model_data import train_argv as _argv
 
 TEXTS = [
     "Apple soars as record profit beats estimates",
@@ -57,7 +57,7 @@ def test_automodel_loads_the_trained_encoder_not_a_random_one(pooled: Path) -> N
 
 
 def test_the_topic_head_exports_as_its_own_standard_checkpoint(pooled: Path, tmp_path: Path) -> None:
-    from model.export import export_standard
+    from finsent.model.export import export_standard
 
     out = export_standard(pooled, "topic", tmp_path / "topic")
     config = json.loads((out / "config.json").read_text())
@@ -69,7 +69,7 @@ def test_the_topic_head_exports_as_its_own_standard_checkpoint(pooled: Path, tmp
 
 
 def test_a_mean_pooled_checkpoint_says_why_it_cannot_export(tiny_model_path: Path, tmp_path: Path) -> None:
-    from model.export import export_standard
+    from finsent.model.export import export_standard
 
     with pytest.raises(ValueError, match="pooling pooler"):
         export_standard(tiny_model_path, "sentiment", tmp_path / "x")

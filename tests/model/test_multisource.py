@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from model.data import dedup_key
-from model.splits import SplitRule, assign_splits, near_duplicate_groups
-from model.train import draw, epoch_schedule, load_tasks, main
-from model.train_args import DataArguments
-from tests.model.conftest import NEGATIVE, NEUTRAL, POSITIVE, sentiment_rows
-from tests.model.test_train import _argv
+from finsent.model.data import dedup_key
+from finsent.model.splits import SplitRule, assign_splits, near_duplicate_groups
+from finsent.model.train import draw, epoch_schedule, load_tasks, main
+from finsent.model.train_args import DataArguments
+from tests.utils.model_data import NEGATIVE, NEUTRAL, POSITIVE, sentiment_rows
+from tests.utils.model_data import train_argv as _argv
 
 
 def _news_corpus(folder: Path, n: int = 240) -> Path:
@@ -109,3 +109,42 @@ def test_weights_must_name_trained_corpora(data_dir: Path) -> None:
         load_tasks(DataArguments(sentiment_train=str(data_dir / "sent_train.csv"), corpus_weights=["nope=2"]))
     with pytest.raises(ValueError, match="NAME=WEIGHT"):
         DataArguments(sentiment_train=str(data_dir / "sent_train.csv"), corpus_weights=["nope"])
+
+
+def _entity_corpus(folder: Path) -> Path:
+    """Headlines about two companies moving apart: one label per company, as in SEntFiN's entity file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(8)
+    rows = []
+    for i in range(300):
+        a, b = f"Alpha{i % 30}", f"Beta{(i * 7) % 30}"
+        up, down = rng.choice(POSITIVE), rng.choice(NEGATIVE)
+        filler = " ".join(f"w{rng.randrange(5000)}" for _ in range(3))
+        text = f"{a} {up} as {b} {down} {filler}"
+        rows += [(text, a, "positive"), (text, b, "negative")]
+    with (folder / "entity_level.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text", "entity", "label"])
+        w.writerows(rows)
+    return folder / "entity_level.csv"
+
+
+def test_the_entity_head_gives_each_company_its_own_label(tiny_base: Path, data_dir: Path, tmp_path: Path) -> None:
+    from finsent.model.classifier import load
+    from finsent.model.data import entity_input
+
+    entities = _entity_corpus(tmp_path / "pairs")
+    result = main(
+        _argv(
+            tiny_base, data_dir, tmp_path,
+            "--entity_corpora", str(entities), "--corpus_weights", "entity_sentiment:pairs=2",
+            "--num_train_epochs", "8", "--early_stopping_patience", "0",
+        )
+    )  # fmt: skip
+    assert {"entity_sentiment"} <= set(result.reports) and set(result.test_reports) == {"entity_sentiment@pairs"}
+    assert result.reports["entity_sentiment"].weighted_f1 >= 0.8
+    classifier = load(tmp_path / "model")
+    text = "Alpha3 soars as Beta9 tumbles w1 w2 w3"
+    logits = classifier.logits([entity_input(text, "Alpha3"), entity_input(text, "Beta9")])["entity_sentiment"]
+    labels = [classifier.tasks["entity_sentiment"][i] for i in logits.argmax(-1).tolist()]
+    assert labels == ["positive", "negative"]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from model.teacher import TeacherUnavailable, teacher_path
-from model.train import resolve_base
+from finsent.model.teacher import TeacherUnavailable, teacher_path
+from finsent.model.train import resolve_base
 
 
 def test_missing_wheels_give_a_clear_error_naming_the_package(tmp_path: Path) -> None:

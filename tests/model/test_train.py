@@ -13,28 +13,10 @@ from finsent.model.classifier import load
 from finsent.model.data import dedup_against, read_examples
 from finsent.model.train import class_weights, main
 from finsent.model.train_args import parse_args
+from tests.utils.model_data import train_argv
 
 
-def _argv(tiny_base: Path, data_dir: Path, out: Path, *extra: str) -> list[str]:
-    return [
-        "--base_model", str(tiny_base),
-        "--sentiment_train", str(data_dir / "sent_train.csv"),
-        "--sentiment_validation", str(data_dir / "sent_val.csv"),
-        "--topic_train", str(data_dir / "topic_train.csv"),
-        "--topic_validation", str(data_dir / "topic_val.csv"),
-        "--output_dir", str(out / "model"),
-        "--checkpoint_dir", str(out / "ckpt"),
-        "--per_device_train_batch_size", "8",
-        "--learning_rate", "3e-3",
-        "--warmup_ratio", "0.1",
-        "--label_smoothing", "0.0",
-        "--threads", "1",
-        # A random tiny base has no embeddings worth keeping; frozen, they leave it nothing to learn from.
-        "--no_freeze_embeddings",
-        "--disable_tqdm",
-        "--seed", "7",
-        *extra,
-    ]  # fmt: skip
+_argv = train_argv
 
 
 def test_training_learns_and_writes_a_loadable_checkpoint(
