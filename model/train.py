@@ -310,7 +310,7 @@ def domain_adapt(
     exclude = held_out_keys(tasks)
     split_folders = {Path(p).resolve().parent for p in dargs.sentiment_corpora or []}
     texts = [t for path in dargs.dapt_files or [] for t in unlabelled_texts(path, dargs, exclude, split_folders)]
-    texts = [normalize_text(t) for t in dict.fromkeys(texts)] if dargs.normalize else list(dict.fromkeys(texts))
+    texts = [model_input_text(t) for t in dict.fromkeys(texts)] if dargs.normalize else list(dict.fromkeys(texts))
     return adapt_base(
         resolve_base(margs.base_model),
         texts,
