@@ -21,6 +21,7 @@ from finsent.model.labels import TOPIC_LABELS, canonical_sentiment
 
 __all__ = [
     "ENTITY_SEPARATOR",
+    "ENTITY_TASK",
     "Example",
     "dedup_against",
     "dedup_key",
@@ -46,6 +47,7 @@ class Example:
 
 # The entity head reads "<entity> [SEP] <text>": BERT's sentence-pair form, the target named first.
 ENTITY_SEPARATOR = " [SEP] "
+ENTITY_TASK = "entity_sentiment"
 
 
 def entity_input(text: str, entity: str) -> str:
@@ -79,7 +81,7 @@ def read_records(path: str | Path) -> list[dict[str, object]]:
 
 def default_labels(task: str) -> list[str]:
     """finsent's label list for a known task."""
-    if task in ("sentiment", "entity_sentiment"):
+    if task in ("sentiment", ENTITY_TASK):
         return list(SENTIMENT_LABELS)
     if task == "topic":
         return list(TOPIC_LABELS)

@@ -13,11 +13,21 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from finsent.messages import NewsMessage, ScoredMessage, utcnow
+from finsent.model.data import ENTITY_TASK, entity_input
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Prediction", "Predictor", "predictions", "score_messages", "score_texts"]
+__all__ = [
+    "EntityPredictor",
+    "Prediction",
+    "Predictor",
+    "has_entity_head",
+    "predictions",
+    "score_entities",
+    "score_messages",
+    "score_texts",
+]
 
 
 @dataclass(frozen=True)
@@ -39,12 +49,26 @@ class Predictor(Protocol):
     def predict(self, texts: Sequence[str]) -> Sequence[Prediction]: ...
 
 
+class EntityPredictor(Protocol):
+    """What per-company scoring needs: the heads' labels and raw logits (Classifier and Engine have both)."""
+
+    version: str
+    tasks: Mapping[str, Sequence[str]]
+
+    def logits(self, texts: Sequence[str]) -> Mapping[str, torch.Tensor]: ...
+
+
 def predictions(logits: Mapping[str, torch.Tensor], tasks: Mapping[str, Sequence[str]]) -> list[Prediction]:
-    """Per text: each task's most probable label and its probability, and every probability (6 places)."""
+    """Per text: each task's most probable label and its probability, and every probability (6 places).
+
+    The entity head is left out: on a plain text it answers a question nobody asked (see ``score_entities``).
+    """
     import torch
 
     columns: dict[str, tuple[list[str], list[float], list[list[float]]]] = {}
     for task, values in logits.items():
+        if task == ENTITY_TASK:
+            continue
         probs = torch.softmax(values, dim=-1)
         best, arg = probs.max(dim=-1)
         names = tasks[task]
@@ -103,3 +127,26 @@ def score_messages(
             )
         )
     return out
+
+
+def has_entity_head(predictor: object) -> bool:
+    """Whether the model can give one company's sentiment within a text."""
+    return ENTITY_TASK in getattr(predictor, "tasks", {})
+
+
+def score_entities(predictor: EntityPredictor, pairs: Sequence[tuple[str, str]]) -> list[tuple[str, float]]:
+    """(label, probability) of each (text, company) pair: the sentiment of that text towards that company.
+
+    One encoder pass per pair, on the marked input ``entity_input(text, company)``; ValueError for a
+    model without the entity head.
+    """
+    import torch
+
+    if not pairs:
+        return []
+    if not has_entity_head(predictor):
+        raise ValueError(f"model {predictor.version} has no {ENTITY_TASK} head")
+    logits = predictor.logits([entity_input(text, entity) for text, entity in pairs])[ENTITY_TASK]
+    best, arg = torch.softmax(logits, dim=-1).max(dim=-1)
+    labels = predictor.tasks[ENTITY_TASK]
+    return [(labels[j], float(p)) for j, p in zip(arg.tolist(), best.tolist(), strict=True)]

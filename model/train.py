@@ -29,6 +29,7 @@ from torch import nn
 
 from finsent.model.batching import bucketed_batches, pad_batch, sorted_batches
 from finsent.model.data import (
+    ENTITY_TASK,
     Example,
     dedup_against,
     dedup_key,
@@ -144,9 +145,6 @@ def _dedup_within(examples: list[Example]) -> list[Example]:
 def corpus_name(path: str | Path) -> str:
     """A corpus is named by its folder (``tfns-sentiment``, ``sentfin-headlines``, ...)."""
     return Path(path).resolve().parent.name
-
-
-ENTITY_TASK = "entity_sentiment"
 
 
 def _split_corpus(

@@ -11,6 +11,7 @@ from transformers import AutoTokenizer, BertConfig, BertForSequenceClassificatio
 
 from finsent.messages import SENTIMENT_LABELS
 from finsent.model.architecture import MultiTaskModel, save_multitask
+from finsent.model.data import ENTITY_TASK
 from finsent.model.labels import TOPIC_LABELS
 
 
@@ -30,12 +31,15 @@ def tiny_config(tokenizer: Any, *, layers: int = 2, **extra: Any) -> BertConfig:
     )
 
 
-def build_tiny_checkpoint(path: Path, *, seed: int = 0, version: str = "tiny-test") -> Path:
-    """A finsent multi-task checkpoint (sentiment and topic heads)."""
+def build_tiny_checkpoint(path: Path, *, seed: int = 0, version: str = "tiny-test", entity: bool = False) -> Path:
+    """A finsent multi-task checkpoint (sentiment and topic heads; with ``entity``, the entity head too)."""
     torch.manual_seed(seed)
     tokenizer = minilm_tokenizer()
     encoder = BertModel(tiny_config(tokenizer, max_position_embeddings=512), add_pooling_layer=False)
-    model = MultiTaskModel(encoder, {"sentiment": list(SENTIMENT_LABELS), "topic": list(TOPIC_LABELS)})
+    tasks = {"sentiment": list(SENTIMENT_LABELS), "topic": list(TOPIC_LABELS)}
+    if entity:
+        tasks[ENTITY_TASK] = list(SENTIMENT_LABELS)
+    model = MultiTaskModel(encoder, tasks)
     return save_multitask(model, tokenizer, path, version=version)
 
 
