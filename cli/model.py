@@ -156,8 +156,30 @@ def classify_command(
         typer.echo(f"{n} records scored -> {output}", err=True)
 
 
+def export_hf_command(
+    checkpoint: Annotated[
+        Path, typer.Argument(help="A finsent checkpoint trained with --pooling pooler.", exists=True, file_okay=False)
+    ],
+    output: Annotated[Path, typer.Argument(help="Directory to write the standard checkpoint to.")],
+    task: Annotated[str, typer.Option("--task", "-t", help="The head to export: sentiment or topic.")] = "topic",
+) -> None:
+    """Write one head as a standard transformers sequence-classification checkpoint (runs with no finsent code).
+
+    The shipped checkpoint already is one for its sentiment head; this writes the topic head (or any other)
+    with its own id2label, e.g. for `transformers.pipeline("text-classification", model=OUTPUT)`.
+    """
+    from finsent.model.export import export_standard
+
+    try:
+        out = export_standard(checkpoint, task, output)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"{task} head of {checkpoint} -> {out}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``finsent train``, ``evaluate`` and ``classify``."""
+    """Add ``finsent train``, ``evaluate``, ``classify`` and ``export-hf``."""
     # train's flags come from its argument dataclasses; --help is theirs, not Typer's.
     app.command(
         "train",
@@ -167,3 +189,4 @@ def register(app: typer.Typer) -> None:
     )(train_command)
     app.command("evaluate")(evaluate_command)
     app.command("classify")(classify_command)
+    app.command("export-hf")(export_hf_command)

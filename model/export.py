@@ -1,9 +1,10 @@
 """One head of a multi-task checkpoint as a stand-alone Hugging Face sequence classifier.
 
-``BertForSequenceClassification`` classifies from the [CLS] pooler, while finsent's heads read the
-mean of the token states, so the export is a small ``PreTrainedModel`` that does exactly what the
-multi-task model does for that head; ``transformers.pipeline`` runs it like any classifier. This is
-what a user without finsent's engine would run, and it is the naive baseline of the benchmark.
+A pooler-pooled checkpoint (the shipped one) exports as the standard ``*ForSequenceClassification``
+of its encoder: no finsent code runs it. A mean-pooled one has no standard class (those classify from
+the [CLS] pooler), so it exports as :class:`MeanPoolClassifier`, a small ``PreTrainedModel`` that does
+exactly what the multi-task model does for that head. Either way ``transformers.pipeline`` runs it like
+any classifier: it is what a user without finsent's engine would run, and the benchmark's naive baseline.
 """
 
 from __future__ import annotations
@@ -45,13 +46,15 @@ class MeanPoolClassifier(PreTrainedModel):
         return SequenceClassifierOutput(logits=self.classifier(pooled))
 
 
-def export_head(checkpoint: str | Path, task: str) -> MeanPoolClassifier:
-    """The ``task`` head of a finsent checkpoint as an fp32 HF model with its ``id2label``."""
-    model, meta = load_multitask(checkpoint)
+def export_head(checkpoint: str | Path, task: str) -> PreTrainedModel:
+    """The ``task`` head of a finsent checkpoint as an fp32 HF sequence-classification model with its ``id2label``."""
+    model, _ = load_multitask(checkpoint)
     if task not in model.tasks:
         raise ValueError(f"{checkpoint} has no {task!r} head (it has {sorted(model.tasks)})")
-    if getattr(model, "pooling", "mean") != "mean":
-        raise ValueError("only mean-pooled checkpoints export to MeanPoolClassifier")
+    if model.pooling == "pooler":
+        return _standard(model, task).eval()
+    if model.pooling != "mean":
+        raise ValueError(f"{model.pooling} pooling has no sequence-classification export")
     labels = model.tasks[task]
     config = BertConfig(
         **{
@@ -68,6 +71,21 @@ def export_head(checkpoint: str | Path, task: str) -> MeanPoolClassifier:
     return exported.eval()
 
 
+def _standard(model: Any, task: str) -> PreTrainedModel:
+    """The standard ``*ForSequenceClassification`` holding a pooler-pooled model's encoder and one head."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    labels = model.tasks[task]
+    fields = {k: v for k, v in model.encoder.config.to_dict().items() if k not in ("id2label", "label2id", "architectures", "model_type", "dtype", "finsent")}
+    config = AutoConfig.for_model(model.encoder.config.model_type, **fields)
+    config.id2label = dict(enumerate(labels))
+    config.label2id = {label: i for i, label in enumerate(labels)}
+    exported = AutoModelForSequenceClassification.from_config(config)
+    getattr(exported, exported.base_model_prefix).load_state_dict(model.encoder.state_dict())
+    exported.classifier.load_state_dict(model.heads[task].state_dict())
+    return exported
+
+
 def export_standard(checkpoint: str | Path, task: str, out_dir: str | Path) -> Path:
     """Write one head of a pooler-pooled finsent checkpoint as a plain ``*ForSequenceClassification`` directory.
 
@@ -76,10 +94,10 @@ def export_standard(checkpoint: str | Path, task: str, out_dir: str | Path) -> P
     """
     import json
 
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
 
     src = Path(checkpoint)
-    model, meta = load_multitask(src)
+    model, _ = load_multitask(src)
     if task not in model.tasks:
         raise ValueError(f"{checkpoint} has no {task!r} head (it has {sorted(model.tasks)})")
     if model.pooling != "pooler":
@@ -87,18 +105,9 @@ def export_standard(checkpoint: str | Path, task: str, out_dir: str | Path) -> P
             f"{checkpoint} uses {model.pooling} pooling, which no standard sequence-classification class has; "
             "train with --pooling pooler for a standard export (or use MeanPoolClassifier)"
         )
-    raw = json.loads((src / "config.json").read_text())
-    labels = model.tasks[task]
-    fields = {k: v for k, v in raw.items() if k not in ("finsent", "id2label", "label2id", "architectures", "model_type", "dtype")}
-    config = AutoConfig.for_model(raw["model_type"], **fields)
-    config.id2label = dict(enumerate(labels))
-    config.label2id = {label: i for i, label in enumerate(labels)}
-    exported = AutoModelForSequenceClassification.from_config(config)
-    base = getattr(exported, exported.base_model_prefix)
-    base.load_state_dict(model.encoder.state_dict())
-    exported.classifier.load_state_dict(model.heads[task].state_dict())
-    dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16}.get(raw.get("dtype", "float32"), torch.float32)
+    stored = json.loads((src / "config.json").read_text()).get("dtype", "float32")
+    dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16}.get(stored, torch.float32)
     out = Path(out_dir)
-    exported.to(dtype).save_pretrained(out)
+    _standard(model, task).to(dtype).save_pretrained(out)
     AutoTokenizer.from_pretrained(str(src)).save_pretrained(out)
     return out

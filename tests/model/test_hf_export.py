@@ -73,3 +73,20 @@ def test_a_mean_pooled_checkpoint_says_why_it_cannot_export(tiny_model_path: Pat
 
     with pytest.raises(ValueError, match="pooling pooler"):
         export_standard(tiny_model_path, "sentiment", tmp_path / "x")
+
+
+def test_finsent_export_hf_writes_the_topic_head(pooled: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "finsent.cli", "export-hf", str(pooled), str(tmp_path / "t"), "--task", "topic"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "t" / "config.json").read_text())["id2label"]["11"] == "IPO"
+    refused = subprocess.run(
+        [sys.executable, "-m", "finsent.cli", "export-hf", str(pooled), str(tmp_path / "u"), "--task", "nope"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "no 'nope' head" in refused.stderr and "Traceback" not in refused.stderr
