@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from finsent.cli.context import invocation_of, settings_of
+from finsent.cli.context import checked_bootstrap, invocation_of, settings_of
 
 __all__ = ["register"]
 
@@ -23,15 +23,17 @@ def worker(ctx: typer.Context) -> None:
     """
     import faust
 
-    from finsent.kafka import bootstrap_servers, ensure_topics, topic_names
+    from finsent.kafka import ensure_topics, topic_names
+    from finsent.kafka_security import client_security
     from finsent.stream.app import create_app, load_predictor
 
     settings = settings_of(ctx)
     ensure_topics(
-        bootstrap_servers(settings.kafka),
+        checked_bootstrap(settings),
         topic_names(settings.kafka),
         partitions=settings.kafka.partitions,
         replication_factor=settings.kafka.replication_factor,
+        security=client_security(settings.kafka),
     )
     app = create_app(settings, load_predictor(settings))
     level = settings.log_level.lower() if settings.log_level.upper() in ("DEBUG", "INFO") else "warning"

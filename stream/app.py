@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from finsent.db import make_engine, make_sessionmaker
 from finsent.kafka import bootstrap_servers
+from finsent.kafka_security import ssl_context
 from finsent.messages import DeadLetter, ScoredMessage
 from finsent.model.scoring import Predictor, score_messages
 from finsent.settings import Settings
@@ -135,9 +136,24 @@ class BatchProcessor:
             await asyncio.gather(*futures)  # delivered (acks=all) before the input is acked
 
 
+def _credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
+    """The worker's share of the Kafka security settings: the same values every kafka-python client gets."""
+    kafka = settings.kafka
+    context = ssl_context(kafka) if kafka.uses_tls else None
+    if kafka.security_protocol.startswith("SASL_"):
+        return faust.SASLCredentials(
+            username=kafka.sasl_username,
+            password=kafka.sasl_password.get_secret_value() if kafka.sasl_password else None,
+            ssl_context=context,
+            mechanism=kafka.sasl_mechanism,
+        )
+    return faust.SSLCredentials(context) if context is not None else None
+
+
 def _faust_config(settings: Settings) -> dict[str, Any]:
     kafka = settings.kafka
     return {
+        "broker_credentials": _credentials(settings),
         "broker": [f"kafka://{server.strip()}" for server in bootstrap_servers(kafka).split(",")],
         "value_serializer": "raw",
         "key_serializer": "raw",
@@ -152,7 +168,7 @@ def _faust_config(settings: Settings) -> dict[str, Any]:
         "broker_commit_interval": 1.0,
         "producer_acks": -1,
         "web_port": settings.stream.web_port,
-        "web_bind": "127.0.0.1",
+        "web_bind": settings.stream.web_bind,
         "web_in_thread": False,
     }
 
