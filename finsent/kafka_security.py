@@ -157,7 +157,14 @@ def _scram(conn: _Connection, mechanism: str, user: str, password: str) -> str |
 
 
 def _authenticate(conn: _Connection, kafka: KafkaSettings) -> None:
-    body = conn.request(_SASL_HANDSHAKE, 1, _string(kafka.sasl_mechanism.encode()))
+    try:
+        body = conn.request(_SASL_HANDSHAKE, 1, _string(kafka.sasl_mechanism.encode()))
+    except ConnectionError:  # Tansu hangs up on a mechanism it does not offer
+        raise KafkaSetupError(
+            f"the broker at {conn.where} closed the connection at the SASL handshake for {kafka.sasl_mechanism}: "
+            "it may not offer that mechanism (FINSENT_KAFKA_SASL_MECHANISM) or SASL at all "
+            "(FINSENT_KAFKA_SECURITY_PROTOCOL)"
+        ) from None
     (error,) = struct.unpack(">h", body[:2])
     (count,) = struct.unpack(">i", body[2:6])
     offered, at = [], 6
@@ -234,11 +241,12 @@ def _check_one(host: str, port: int, kafka: KafkaSettings, context: ssl.SSLConte
         except ssl.SSLError as exc:  # TLS 1.3 sends a refused client certificate after the handshake
             raise _tls_problem(exc, where, kafka) from None
         except (TimeoutError, ConnectionError) as exc:
-            hint = (
-                "it may expect TLS: FINSENT_KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL"
-                if context is None
-                else "check FINSENT_KAFKA_SECURITY_PROTOCOL"
-            )
+            if context is None:
+                hint = "it may expect TLS: FINSENT_KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL"
+            elif not kafka.ssl_certfile:  # TLS 1.3 refuses a missing client certificate after the handshake
+                hint = "it may require a client certificate: FINSENT_KAFKA_SSL_CERTFILE and _KEYFILE"
+            else:
+                hint = "check FINSENT_KAFKA_SECURITY_PROTOCOL"
             raise KafkaSetupError(
                 f"the broker at {where} did not answer a Kafka request ({type(exc).__name__}); {hint}"
             ) from None

@@ -74,6 +74,8 @@ class EmbeddedBroker:
     # What metadata tells clients to connect to, when that is not the broker itself (a TLS or fault
     # proxy in front of it); default: the broker's own port.
     advertised_port: int | None = None
+    # Tansu's --authentication: every client must complete SASL (SCRAM-SHA-256/512) first.
+    authentication: bool = False
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -93,6 +95,7 @@ class EmbeddedBroker:
             "--listener-url", url,
             "--advertised-listener-url", advertised,
             "--storage-engine", "memory://tansu/",
+            *(["--authentication"] if self.authentication else []),
         ]  # fmt: skip
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
