@@ -20,7 +20,8 @@ from finsent.alerts.counts import RollupReader
 from finsent.alerts.dispatch import Dispatcher, resolve_integrations
 from finsent.alerts.errors import RulesError
 from finsent.alerts.evaluate import evaluate_rules
-from finsent.alerts.outbox import DeliveryReport
+from finsent.alerts import metrics
+from finsent.alerts.outbox import DeliveryReport, oldest_pending, pending_count
 from finsent.alerts.rules import AlertsConfig, load_config
 from finsent.alerts.state import Transition, apply_observations
 from finsent.db import session_scope
@@ -190,4 +191,9 @@ class AlertCycle:
         now = now or self._clock()
         with session_scope(self._factory) as session:
             self._dispatcher.plan(session, now)
-        return self._dispatcher.deliver(self._factory, now)
+        report = self._dispatcher.deliver(self._factory, now)
+        with self._factory() as session:
+            oldest = oldest_pending(session)
+            metrics.OUTBOX_PENDING.set(pending_count(session))
+            metrics.OUTBOX_OLDEST_AGE.set(max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
+        return report

@@ -105,7 +105,13 @@ def run(
             f"{report.sent} sent, {report.retried} to retry, {report.failed} failed ({result.elapsed_ms:.0f} ms)"
         )
         return
-    run_forever(cycle, interval_s=settings.alerts.interval_s, dispatch_interval_s=settings.alerts.dispatch_interval_s)
+    run_forever(
+        cycle,
+        interval_s=settings.alerts.interval_s,
+        dispatch_interval_s=settings.alerts.dispatch_interval_s,
+        metrics_port=settings.alerts.metrics_port,
+        metrics_bind=settings.alerts.metrics_bind,
+    )
 
 
 @alerts_app.command("list")
