@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 
-__all__ = ["EVALUATIONS", "NOTIFICATIONS", "OUTBOX_OLDEST_AGE", "OUTBOX_PENDING", "Health", "serve"]
+__all__ = ["EVALUATIONS", "Health", "NOTIFICATIONS", "OUTBOX_OLDEST_AGE", "OUTBOX_PENDING", "serve"]
 
 EVALUATIONS = Counter("finsent_alerts_evaluations_total", "Evaluation cycles, by outcome (ok, error).", ["outcome"])
 NOTIFICATIONS = Counter(
