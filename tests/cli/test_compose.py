@@ -83,11 +83,19 @@ def test_compose_file_follows_the_compose_specification() -> None:
 
     import re
 
-    # Compose substitutes ${VAR:-default} and ${VAR:?error} before it validates; so does this test.
-    text = re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", COMPOSE.read_text())
-    text = re.sub(r"\$\{[A-Z0-9_]+(:\?[^}]*)?\}", "value", text)
+    # Compose substitutes ${VAR:-default} and ${VAR:?error} in the parsed values before it validates.
+    def interpolate(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {key: interpolate(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [interpolate(value) for value in node]
+        if isinstance(node, str):
+            node = re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", node)
+            return re.sub(r"\$\{[A-Z0-9_]+(:\?[^}]*)?\}", "value", node)
+        return node
+
     schema = json.loads(SCHEMA.read_text())
-    jsonschema.validate(yaml.safe_load(text), schema)  # raises with the path of the first violation
+    jsonschema.validate(interpolate(_compose()), schema)  # raises with the path of the first violation
 
 
 def test_empty_secrets_from_compose_mean_not_configured(monkeypatch: pytest.MonkeyPatch) -> None:
