@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -123,6 +123,7 @@ class AlertCycle:
         model_version: str | None = None,
         reader: RollupReader | None = None,
         clock: Clock = utcnow,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self._factory = factory
         self._rules = rules
@@ -131,6 +132,7 @@ class AlertCycle:
         self._model_version = model_version or settings.model_version
         self._reader = reader or RollupReader()
         self._clock = clock
+        self._env = env  # where the rules file's named variables (webhook URLs, secrets) are read
 
     @property
     def config(self) -> AlertsConfig:
@@ -142,7 +144,7 @@ class AlertCycle:
         started = time.perf_counter()
         config, changed = self._rules.current()
         if changed:
-            self._dispatcher.configure(config, resolve_integrations(config, self._settings))
+            self._dispatcher.configure(config, resolve_integrations(config, self._settings, self._env))
         with session_scope(self._factory) as session:
             version = self._model_version or active_model_version(session)
             firing = session.scalars(select(Alert).where(Alert.state == "firing")).all()

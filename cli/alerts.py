@@ -94,7 +94,12 @@ def run(
     from finsent.alerts.wiring import build_cycle
 
     settings = settings_of(ctx)
-    cycle = build_cycle(settings.alerts, _factory(settings), rules_path=rules, model_version=model_version)
+    import os
+
+    # The rules file names environment variables for per-receiver webhook URLs and secrets: read here, at the edge.
+    cycle = build_cycle(
+        settings.alerts, _factory(settings), rules_path=rules, model_version=model_version, env=dict(os.environ)
+    )
     if once:
         result = cycle.evaluate()
         report = cycle.dispatch()
