@@ -53,6 +53,8 @@ def build_scheduler(
     dispatch_interval_s: float,
     scheduler: BaseScheduler | None = None,
     health: metrics.Health | None = None,
+    maintenance: Callable[[], Any] | None = None,
+    maintenance_interval_s: float = 3600.0,
 ) -> BaseScheduler:
     """A scheduler with two jobs: evaluate every ``interval_s``, dispatch every ``dispatch_interval_s``."""
     sched = scheduler or BlockingScheduler(timezone=timezone.utc)
@@ -66,6 +68,12 @@ def build_scheduler(
     sched.add_job(
         _guarded("dispatch", cycle.dispatch, health), IntervalTrigger(seconds=dispatch_interval_s), id="dispatch"
     )
+    if maintenance is not None:
+        # Retention and partitions ahead (finsent.retention): small batches, on the same single thread,
+        # so it never overlaps an evaluation; a long purge only delays the next tick.
+        sched.add_job(
+            _guarded("retention", maintenance), IntervalTrigger(seconds=maintenance_interval_s), id="retention"
+        )
     return sched
 
 
@@ -76,12 +84,23 @@ def run_forever(
     dispatch_interval_s: float,
     metrics_port: int | None = None,
     metrics_bind: str = "127.0.0.1",
+    maintenance: Callable[[], Any] | None = None,
+    maintenance_interval_s: float = 3600.0,
 ) -> None:
     """Evaluate once now, then on schedule until SIGTERM/SIGINT; serve /metrics, /healthz, /readyz when given a port."""
     health = metrics.Health(stale_after_s=3 * max(interval_s, dispatch_interval_s) + 30)
     if metrics_port:
         metrics.serve(metrics_bind, metrics_port, health)
-    sched = build_scheduler(cycle, interval_s=interval_s, dispatch_interval_s=dispatch_interval_s, health=health)
+    sched = build_scheduler(
+        cycle,
+        interval_s=interval_s,
+        dispatch_interval_s=dispatch_interval_s,
+        health=health,
+        maintenance=maintenance,
+        maintenance_interval_s=maintenance_interval_s,
+    )
+    if maintenance is not None:
+        _guarded("retention", maintenance)()  # partitions for this month exist before anything else runs
     _guarded("evaluate", cycle.evaluate, health)()  # don't wait a whole interval for the first verdict
     # What start-up and the first (cold) cycle built lives as long as the process: keep it out
     # of the garbage collector's full scans, which otherwise pause a cycle for 100+ ms.

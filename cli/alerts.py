@@ -110,12 +110,19 @@ def run(
             f"{report.sent} sent, {report.retried} to retry, {report.failed} failed ({result.elapsed_ms:.0f} ms)"
         )
         return
+    from finsent.db import make_engine
+    from finsent.messages import utcnow
+    from finsent.retention import run_retention
+
+    engine = make_engine(settings.database)
     run_forever(
         cycle,
         interval_s=settings.alerts.interval_s,
         dispatch_interval_s=settings.alerts.dispatch_interval_s,
         metrics_port=settings.alerts.metrics_port,
         metrics_bind=settings.alerts.metrics_bind,
+        maintenance=lambda: run_retention(engine, settings.retention, now=utcnow()),
+        maintenance_interval_s=settings.retention.interval_s,
     )
 
 
