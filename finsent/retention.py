@@ -28,13 +28,29 @@ from sqlalchemy import Engine, bindparam, text
 from finsent.settings import RetentionSettings
 from finsent.tables import UTCDateTime
 
-__all__ = ["PARTITIONED", "RetentionReport", "add_months", "ensure_partitions", "month_start", "run_retention"]
+__all__ = [
+    "PARTITIONED",
+    "RetentionReport",
+    "add_months",
+    "ensure_partitions",
+    "is_partition",
+    "month_start",
+    "run_retention",
+]
 
 log = logging.getLogger(__name__)
 
 # Partitioned table -> its partition column (PostgreSQL, migration ops_0004).
 PARTITIONED = {"scores": "published_at", "rollups": "minute", "rollups_hourly": "hour"}
 _MONTHLY = re.compile(r"^(?P<table>[a-z_]+)_p(?P<year>\d{4})(?P<month>\d{2})$")
+
+
+_PARTITION_NAME = re.compile(rf"^({'|'.join(PARTITIONED)})_(old|p\d{{6}})$")
+
+
+def is_partition(table: str) -> bool:
+    """Whether ``table`` is a partition of a partitioned table (kept out of Alembic's comparisons)."""
+    return _PARTITION_NAME.match(table) is not None
 
 
 @dataclass
