@@ -9,21 +9,23 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy.orm import Session, sessionmaker
 
 from finsent.alerts.dispatch import resolve_integrations
 from finsent.alerts.notify.http import SIGNATURE_HEADER
 from finsent.alerts.outbox import RetryPolicy, deliver_due, enqueue
 from finsent.alerts.render import Notice, NoticeAlert, render_alertmanager, render_webhook
-from finsent.alerts.rules import AlertsConfig
-from finsent.alerts.wiring import build_notifiers
+from finsent.alerts.rules import AlertsConfig, load_config
+from finsent.alerts.wiring import build_cycle, build_notifiers
 from finsent.db import session_scope
 from finsent.settings import AlertSettings
-from tests.utils.alert_history import T0
+from finsent.store import write_scored
+from tests.utils.alert_history import T0, between, flat_stream, negative_burst, seed_history
 
 POLICY = RetryPolicy(initial=timedelta(seconds=10), maximum=timedelta(minutes=1), give_up_after=timedelta(hours=1))
 
@@ -138,3 +140,44 @@ def test_webhook_and_alertmanager_deliver_exactly_once_after_failures(
 def test_unset_or_empty_variables_drop_the_integration_with_a_warning() -> None:
     integrations = resolve_integrations(CONFIG, AlertSettings(), {"ONCALL_HOOK_URL": "http://x", "ONCALL_HOOK_SECRET": ""})
     assert integrations["oncall"] == []  # signing secret named but empty; no AM URL; no Slack URL
+
+
+def test_a_spike_reaches_webhook_alertmanager_and_the_receivers_slack_once_each_then_resolves(
+    server: Recorder, pg_factory: sessionmaker[Session]
+) -> None:
+    """The whole path on PostgreSQL: rules over rollups, dispatcher, outbox, HTTP receivers that fail, then recover."""
+    shipped = load_config().model_dump(mode="json", by_alias=True)
+    config = AlertsConfig.model_validate({**shipped, "route": {"receiver": "oncall"}, "receivers": CONFIG.model_dump(
+        mode="json", by_alias=True)["receivers"]})  # fmt: skip
+    env = {"ONCALL_HOOK_URL": f"{server.url}/hook", "ONCALL_HOOK_SECRET": "s3cret", "AM_URL": server.url,
+           "SLACK_ONCALL": f"{server.url}/services/oncall"}  # fmt: skip
+    settings = AlertSettings(dashboard_url="http://dash.example", send_timeout_s=2.0, retry_initial_s=10, retry_max_s=60)
+    cycle = build_cycle(settings, pg_factory, config=config, env=env)
+    minute = timedelta(minutes=1)
+    stream = flat_stream(T0 - timedelta(hours=12), T0 + timedelta(hours=1), seed=3)
+    seed_history(pg_factory, between(stream, T0 - timedelta(hours=12), T0 + 9 * minute))
+    with session_scope(pg_factory) as s:
+        write_scored(s, negative_burst(T0, ticker="ACME"))
+    at: datetime = T0 + 10 * minute
+    fired = cycle.evaluate(at).transitions
+    assert [t.scope for t in fired] == ["ACME"]
+    for i in range(180):  # dispatch ticks every 15 s; the first two posts fail (503, 500) and are retried
+        now = at + timedelta(seconds=15 * i)
+        if i % 4 == 0:
+            with session_scope(pg_factory) as s:
+                write_scored(s, between(stream, now - minute, now))
+            cycle.evaluate(now)
+        cycle.dispatch(now + timedelta(seconds=5))
+    by_path: dict[str, list[bytes]] = {}
+    for path, _, body in server.accepted:
+        by_path.setdefault(path, []).append(body)
+    assert sorted(by_path) == ["/api/v2/alerts", "/hook", "/services/oncall"]
+    assert [len(by_path[p]) for p in sorted(by_path)] == [2, 2, 2]  # firing, then resolved: each exactly once
+    hooks = [json.loads(b) for b in by_path["/hook"]]
+    assert [h["status"] for h in hooks] == ["firing", "resolved"] and hooks[0]["alerts"][0]["labels"]["scope"] == "ACME"
+    am_firing, am_resolved = (json.loads(b) for b in by_path["/api/v2/alerts"])
+    assert "endsAt" not in am_firing[0] and am_resolved[0]["endsAt"] > am_resolved[0]["startsAt"]
+    sent = REGISTRY.get_sample_value(
+        "finsent_alerts_notifications_total", {"receiver": "oncall", "integration": "webhook", "outcome": "sent"}
+    )
+    assert sent is not None and sent >= 2  # notifications by receiver and outcome
