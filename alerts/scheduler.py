@@ -11,7 +11,7 @@ import gc
 import logging
 import signal
 from collections.abc import Callable
-from datetime import timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -60,7 +60,8 @@ def build_scheduler(
     sched = scheduler or BlockingScheduler(timezone=timezone.utc)
     # One worker thread: evaluation and dispatch never overlap, so they never plan the same group twice.
     sched.configure(
-        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        # Retention has a thread of its own: a long first purge must not hold up evaluation.
+        executors={"default": ThreadPoolExecutor(max_workers=1), "maintenance": ThreadPoolExecutor(max_workers=1)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         timezone=timezone.utc,
     )
@@ -69,10 +70,13 @@ def build_scheduler(
         _guarded("dispatch", cycle.dispatch, health), IntervalTrigger(seconds=dispatch_interval_s), id="dispatch"
     )
     if maintenance is not None:
-        # Retention and partitions ahead (finsent.retention): small batches, on the same single thread,
-        # so it never overlaps an evaluation; a long purge only delays the next tick.
+        # Partitions ahead and retention (finsent.retention): in small batches, first at start-up.
         sched.add_job(
-            _guarded("retention", maintenance), IntervalTrigger(seconds=maintenance_interval_s), id="retention"
+            _guarded("retention", maintenance),
+            IntervalTrigger(seconds=maintenance_interval_s),
+            id="retention",
+            executor="maintenance",
+            next_run_time=datetime.now(timezone.utc),
         )
     return sched
 
@@ -99,8 +103,6 @@ def run_forever(
         maintenance=maintenance,
         maintenance_interval_s=maintenance_interval_s,
     )
-    if maintenance is not None:
-        _guarded("retention", maintenance)()  # partitions for this month exist before anything else runs
     _guarded("evaluate", cycle.evaluate, health)()  # don't wait a whole interval for the first verdict
     # What start-up and the first (cold) cycle built lives as long as the process: keep it out
     # of the garbage collector's full scans, which otherwise pause a cycle for 100+ ms.
