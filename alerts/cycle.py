@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +20,8 @@ from finsent.alerts.counts import RollupReader
 from finsent.alerts.dispatch import Dispatcher, resolve_integrations
 from finsent.alerts.errors import RulesError
 from finsent.alerts.evaluate import evaluate_rules
-from finsent.alerts.outbox import DeliveryReport
+from finsent.alerts import metrics
+from finsent.alerts.outbox import DeliveryReport, oldest_pending, pending_count
 from finsent.alerts.rules import AlertsConfig, load_config
 from finsent.alerts.state import Transition, apply_observations
 from finsent.db import session_scope
@@ -122,6 +123,7 @@ class AlertCycle:
         model_version: str | None = None,
         reader: RollupReader | None = None,
         clock: Clock = utcnow,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self._factory = factory
         self._rules = rules
@@ -130,6 +132,7 @@ class AlertCycle:
         self._model_version = model_version or settings.model_version
         self._reader = reader or RollupReader()
         self._clock = clock
+        self._env = env  # where the rules file's named variables (webhook URLs, secrets) are read
 
     @property
     def config(self) -> AlertsConfig:
@@ -141,7 +144,7 @@ class AlertCycle:
         started = time.perf_counter()
         config, changed = self._rules.current()
         if changed:
-            self._dispatcher.configure(config, resolve_integrations(config, self._settings))
+            self._dispatcher.configure(config, resolve_integrations(config, self._settings, self._env))
         with session_scope(self._factory) as session:
             version = self._model_version or active_model_version(session)
             firing = session.scalars(select(Alert).where(Alert.state == "firing")).all()
@@ -190,4 +193,9 @@ class AlertCycle:
         now = now or self._clock()
         with session_scope(self._factory) as session:
             self._dispatcher.plan(session, now)
-        return self._dispatcher.deliver(self._factory, now)
+        report = self._dispatcher.deliver(self._factory, now)
+        with self._factory() as session:
+            oldest = oldest_pending(session)
+            metrics.OUTBOX_PENDING.set(pending_count(session))
+            metrics.OUTBOX_OLDEST_AGE.set(max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
+        return report

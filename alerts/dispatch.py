@@ -25,7 +25,9 @@ from finsent.alerts.headlines import top_headlines
 from finsent.alerts.matchers import Matcher, parse_matcher
 from finsent.alerts.notify import Notifier
 from finsent.alerts.outbox import DeliveryReport, RetryPolicy, deliver_due, enqueue
-from finsent.alerts.render import Notice, NoticeAlert, render_email, render_slack
+from pydantic import SecretStr
+
+from finsent.alerts.render import Notice, NoticeAlert, render_alertmanager, render_email, render_slack, render_webhook
 from finsent.alerts.routing import (
     RouteNode,
     build_tree,
@@ -46,32 +48,62 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Integration:
-    """One usable email or Slack config of a receiver, with settings applied."""
+    """One usable config of a receiver (email, slack, webhook, alertmanager), with settings and secrets applied."""
 
-    kind: str  # email | slack
+    kind: str  # email | slack | webhook | alertmanager
     index: int
     send_resolved: bool
     to: tuple[str, ...] = ()
+    url: SecretStr | None = field(default=None, repr=False)  # webhook URLs are secrets
+    secret: SecretStr | None = field(default=None, repr=False)  # HMAC key of a signed webhook
+    max_alerts: int = 0
 
 
-def resolve_integrations(config: AlertsConfig, settings: AlertSettings) -> dict[str, list[Integration]]:
-    """Each receiver's integrations that can work with these settings; the rest are dropped with a warning."""
+def _secret(env: Mapping[str, str], name: str | None) -> SecretStr | None:
+    value = env.get(name, "").strip() if name else ""
+    return SecretStr(value) if value else None  # empty means not configured
+
+
+def resolve_integrations(
+    config: AlertsConfig, settings: AlertSettings, env: Mapping[str, str] | None = None
+) -> dict[str, list[Integration]]:
+    """Each receiver's integrations that can work with these settings; the rest are dropped with a warning.
+
+    ``env`` is the environment the variables named in the rules file (webhook URLs, secrets) are
+    read from; the entry point passes ``os.environ``.
+    """
+    env = env or {}
     out: dict[str, list[Integration]] = {}
     for receiver in config.receivers:
         usable: list[Integration] = []
+        skip = lambda what: log.warning(what, extra={"receiver": receiver.name})  # noqa: E731
         for i, email in enumerate(receiver.email_configs):
             to = tuple(email.to or settings.email_to)
             if to:
                 usable.append(Integration("email", i, email.send_resolved, to))
             else:
-                log.warning("email config has no recipients (set FINSENT_ALERTS_EMAIL_TO)", extra={"receiver": receiver.name})
+                skip("email config has no recipients (set FINSENT_ALERTS_EMAIL_TO)")
         for i, slack in enumerate(receiver.slack_configs):
-            if settings.slack_webhook_url is not None:
-                usable.append(Integration("slack", i, slack.send_resolved))
+            url = _secret(env, slack.webhook_url_env) if slack.webhook_url_env else settings.slack_webhook_url
+            if url is not None:
+                usable.append(Integration("slack", i, slack.send_resolved, url=url))
             else:
-                log.warning(
-                    "slack config has no webhook (set FINSENT_ALERTS_SLACK_WEBHOOK_URL)", extra={"receiver": receiver.name}
-                )
+                skip(f"slack config has no webhook (set {slack.webhook_url_env or 'FINSENT_ALERTS_SLACK_WEBHOOK_URL'})")
+        for i, hook in enumerate(receiver.webhook_configs):
+            url = _secret(env, hook.url_env)
+            secret = _secret(env, hook.hmac_secret_env)
+            if url is None:
+                skip(f"webhook config has no URL (set {hook.url_env})")
+            elif hook.hmac_secret_env and secret is None:
+                skip(f"webhook config names a signing secret that is not set ({hook.hmac_secret_env})")
+            else:
+                usable.append(Integration("webhook", i, hook.send_resolved, url=url, secret=secret, max_alerts=hook.max_alerts))
+        for i, am in enumerate(receiver.alertmanager_configs):
+            url = SecretStr(am.url) if am.url else _secret(env, am.url_env)
+            if url is not None:
+                usable.append(Integration("alertmanager", i, am.send_resolved, url=url))
+            else:
+                skip(f"alertmanager config has no URL (set {am.url_env})")
         out[receiver.name] = usable
     return out
 
@@ -194,7 +226,7 @@ class Dispatcher:
                     created_at=now,
                     alert_ids=[a.id for a in notice_firing] + [a.id for a in shown_resolved],
                 )
-                payload = render_email(notice, to=integration.to) if integration.kind == "email" else render_slack(notice)
+                payload = self._render(notice, integration, key)
                 rows.append(
                     enqueue(
                         session,
@@ -225,6 +257,25 @@ class Dispatcher:
             session.delete(group)  # all resolved and told: the next spike starts a fresh group
         return rows
 
+    @staticmethod
+    def _render(notice: Notice, integration: Integration, group: str) -> dict[str, Any]:
+        if integration.kind == "email":
+            payload = render_email(notice, to=integration.to)
+        elif integration.kind == "slack":
+            payload = render_slack(notice)
+        elif integration.kind == "webhook":
+            payload = render_webhook(notice, group_key=group, max_alerts=integration.max_alerts)
+        else:
+            payload = render_alertmanager(notice)
+        # Which config of which receiver sends it: its URL is a secret and is looked up, never stored.
+        return {**payload, "target": [notice.receiver, integration.index]}
+
+    def integration(self, receiver: str, kind: str, index: int) -> Integration | None:
+        """The current (possibly reloaded) integration a recorded notification is for."""
+        return next(
+            (i for i in self._integrations.get(receiver, ()) if i.kind == kind and i.index == index), None
+        )
+
     def _notice_alert(self, session: Session, alert: Alert, *, headlines: bool = True) -> NoticeAlert:
         value = alert.value
         shown = []
@@ -252,6 +303,8 @@ class Dispatcher:
             value=value,
             peak=alert.peak,
             headlines=shown,
+            labels=dict(alert.labels),
+            fingerprint=alert.fingerprint,
         )
 
     def deliver(self, factory: sessionmaker[Session], now: datetime) -> DeliveryReport:

@@ -22,12 +22,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from finsent.alerts import metrics
 from finsent.alerts.errors import DeliveryError, PermanentDeliveryError
 from finsent.alerts.notify import Notifier
 from finsent.db import session_scope
 from finsent.tables import OutboxMessage
 
-__all__ = ["DeliveryReport", "RetryPolicy", "deliver_due", "enqueue", "pending_count"]
+__all__ = ["DeliveryReport", "RetryPolicy", "deliver_due", "enqueue", "oldest_pending", "pending_count"]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,11 @@ def pending_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "pending")) or 0
 
 
+def oldest_pending(session: Session) -> datetime | None:
+    """When the oldest unsent notification was recorded (its age is a gauge worth alerting on)."""
+    return session.scalar(select(func.min(OutboxMessage.created_at)).where(OutboxMessage.status == "pending"))
+
+
 def deliver_due(
     factory: sessionmaker[Session],
     notifiers: Mapping[str, Notifier],
@@ -136,6 +142,7 @@ def _attempt(
     except PermanentDeliveryError as exc:
         row.status, row.last_error = "failed", str(exc)
         report.failed += 1
+        metrics.NOTIFICATIONS.labels(row.receiver, row.integration, "failed").inc()
         log.error("notification failed for good", extra={"outbox_id": row.id, "receiver": row.receiver, "error": str(exc)})
         return True
     except DeliveryError as exc:
@@ -143,6 +150,7 @@ def _attempt(
         if now - row.created_at >= policy.give_up_after:
             row.status = "failed"
             report.failed += 1
+            metrics.NOTIFICATIONS.labels(row.receiver, row.integration, "failed").inc()
             log.error("notification given up", extra={"outbox_id": row.id, "attempts": row.attempts, "error": str(exc)})
             return False
         delay = policy.delay(row.attempts)
@@ -150,6 +158,7 @@ def _attempt(
             delay = max(delay, timedelta(seconds=exc.retry_after_s))
         row.next_attempt_at = now + delay
         report.retried += 1
+        metrics.NOTIFICATIONS.labels(row.receiver, row.integration, "retried").inc()
         log.warning(
             "notification will be retried",
             extra={"outbox_id": row.id, "attempts": row.attempts, "retry_in_s": delay.total_seconds(), "error": str(exc)},
@@ -158,5 +167,6 @@ def _attempt(
     else:
         row.status, row.sent_at, row.last_error = "sent", now, None
         report.sent += 1
+        metrics.NOTIFICATIONS.labels(row.receiver, row.integration, "sent").inc()
         log.info("notification sent", extra={"outbox_id": row.id, "receiver": row.receiver, "integration": row.integration})
         return True

@@ -14,7 +14,16 @@ from urllib.parse import urlencode
 
 from finsent.alerts.headlines import Headline
 
-__all__ = ["Notice", "NoticeAlert", "dashboard_link", "render_email", "render_slack", "summary"]
+__all__ = [
+    "Notice",
+    "NoticeAlert",
+    "dashboard_link",
+    "render_alertmanager",
+    "render_email",
+    "render_slack",
+    "render_webhook",
+    "summary",
+]
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,8 @@ class NoticeAlert:
     value: dict[str, Any]
     peak: dict[str, Any]
     headlines: Sequence[Headline] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+    fingerprint: str = ""
 
 
 @dataclass(frozen=True)
@@ -185,3 +196,64 @@ def render_slack(notice: Notice) -> dict[str, Any]:
         }
     )
     return {"body": {"text": summary(notice), "blocks": blocks[:50]}, "alert_ids": notice.alert_ids}
+
+
+def _annotations(alert: NoticeAlert) -> dict[str, str]:
+    v = alert.value
+    return {
+        "summary": f"{alert.direction} sentiment spike on {_scope_text(alert)}",
+        "description": (
+            f"{alert.direction} rate {_pct(v.get('rate', 0))} of {v.get('volume', 0)} documents vs baseline "
+            f"{_pct(v.get('baseline_rate', 0))}, z = {float(v.get('z', 0)):.1f}"
+        ),
+    }
+
+
+def _iso(at: datetime | None) -> str:
+    return at.isoformat().replace("+00:00", "Z") if at else "0001-01-01T00:00:00Z"
+
+
+def _am_alert(alert: NoticeAlert, dashboard_url: str) -> dict[str, Any]:
+    """One alert in Alertmanager's own shape (labels, annotations, startsAt, endsAt, generatorURL)."""
+    return {
+        "status": alert.state,
+        "labels": {"alertname": alert.rule, **alert.labels},
+        "annotations": _annotations(alert),
+        "startsAt": _iso(alert.started_at),
+        "endsAt": _iso(alert.resolved_at) if alert.state == "resolved" else "0001-01-01T00:00:00Z",
+        "generatorURL": dashboard_link(dashboard_url, alert),
+        "fingerprint": alert.fingerprint,
+    }
+
+
+def render_webhook(notice: Notice, *, group_key: str, max_alerts: int = 0) -> dict[str, Any]:
+    """The outbox payload of a webhook: ``body`` is Alertmanager's webhook_config JSON (version 4)."""
+    alerts = [_am_alert(a, notice.dashboard_url) for a in [*notice.firing, *notice.resolved]]
+    shown = alerts[:max_alerts] if max_alerts else alerts
+    labels = [a["labels"] for a in alerts]
+    common = {k: v for k, v in labels[0].items() if all(other.get(k) == v for other in labels)} if labels else {}
+    body = {
+        "version": "4",
+        "groupKey": group_key,
+        "truncatedAlerts": len(alerts) - len(shown),
+        "status": "firing" if notice.firing else "resolved",
+        "receiver": notice.receiver,
+        "groupLabels": dict(notice.group_labels),
+        "commonLabels": common,
+        "commonAnnotations": {},
+        "externalURL": notice.dashboard_url,
+        "alerts": shown,
+    }
+    return {"body": body, "alert_ids": notice.alert_ids}
+
+
+def render_alertmanager(notice: Notice) -> dict[str, Any]:
+    """The outbox payload for Alertmanager's POST /api/v2/alerts: firing alerts, and resolved ones with endsAt."""
+    alerts = []
+    for alert in [*notice.firing, *notice.resolved]:
+        shaped = _am_alert(alert, notice.dashboard_url)
+        entry = {k: shaped[k] for k in ("labels", "annotations", "startsAt", "generatorURL")}
+        if alert.state == "resolved":
+            entry["endsAt"] = shaped["endsAt"]  # Alertmanager resolves an alert whose endsAt has passed
+        alerts.append(entry)
+    return {"body": alerts, "alert_ids": notice.alert_ids}

@@ -30,6 +30,7 @@ from finsent.alerts.errors import RulesError
 from finsent.alerts.matchers import Matcher, parse_matcher
 
 __all__ = [
+    "AlertmanagerConfig",
     "AlertsConfig",
     "Duration",
     "EmailConfig",
@@ -38,6 +39,7 @@ __all__ = [
     "Route",
     "Rule",
     "SlackConfig",
+    "WebhookConfig",
     "default_rules_path",
     "format_duration",
     "load_config",
@@ -148,10 +150,42 @@ class EmailConfig(_Model):
     send_resolved: bool = True
 
 
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
 class SlackConfig(_Model):
-    """Post to the incoming webhook in settings (FINSENT_ALERTS_SLACK_WEBHOOK_URL, a secret)."""
+    """Post to an incoming webhook: the one named by ``webhook_url_env``, else FINSENT_ALERTS_SLACK_WEBHOOK_URL.
+
+    Webhook URLs are secrets, so the rules file names the environment variable, never the URL.
+    """
 
     send_resolved: bool = True
+    webhook_url_env: str | None = Field(default=None, pattern=_ENV_NAME, description="Variable holding the URL.")
+
+
+class WebhookConfig(_Model):
+    """POST Alertmanager's webhook_config JSON to a URL, optionally signed (HMAC-SHA256 of the body)."""
+
+    url_env: str = Field(pattern=_ENV_NAME, description="Variable holding the URL (it may carry a token).")
+    hmac_secret_env: str | None = Field(
+        default=None, pattern=_ENV_NAME, description="Variable holding the signing secret; unset = unsigned."
+    )
+    send_resolved: bool = True
+    max_alerts: int = Field(default=0, ge=0, description="At most this many alerts per message; 0 = all.")
+
+
+class AlertmanagerConfig(_Model):
+    """Hand alerts to an existing Prometheus Alertmanager (POST /api/v2/alerts); resolved ones carry endsAt."""
+
+    url: str | None = Field(default=None, description="Alertmanager's base URL, e.g. http://alertmanager:9093.")
+    url_env: str | None = Field(default=None, pattern=_ENV_NAME, description="Or a variable holding it.")
+    send_resolved: bool = True
+
+    @model_validator(mode="after")
+    def _one_url(self) -> AlertmanagerConfig:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("alertmanager_configs need exactly one of url and url_env")
+        return self
 
 
 class Receiver(_Model):
@@ -160,6 +194,8 @@ class Receiver(_Model):
     name: str
     email_configs: list[EmailConfig] = Field(default_factory=list)
     slack_configs: list[SlackConfig] = Field(default_factory=list)
+    webhook_configs: list[WebhookConfig] = Field(default_factory=list)
+    alertmanager_configs: list[AlertmanagerConfig] = Field(default_factory=list)
 
 
 class Route(_Model):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import Engine, event
@@ -17,7 +18,7 @@ from finsent.alerts.cycle import AlertCycle, Clock, RulesSource
 from finsent.alerts.dispatch import Dispatcher, resolve_integrations
 from finsent.alerts.notify import Notifier
 from finsent.alerts.notify.email import EmailNotifier, SmtpConfig, SmtpSender
-from finsent.alerts.notify.slack import SlackNotifier
+from finsent.alerts.notify.http import HttpNotifier
 from finsent.alerts.outbox import RetryPolicy
 from finsent.alerts.rules import AlertsConfig
 from finsent.messages import utcnow
@@ -54,17 +55,21 @@ def retry_policy(settings: AlertSettings) -> RetryPolicy:
 
 def build_notifiers(
     settings: AlertSettings,
+    lookup: Callable[[str, str, int], Any],
     *,
     http_client: httpx.Client | None = None,
     smtp_sender: Callable[[EmailMessage], None] | None = None,
     ssl_context: ssl.SSLContext | None = None,
 ) -> dict[str, Notifier]:
-    """An email notifier (always: recipients decide whether it is used) and a Slack one when a webhook is set."""
+    """Email, and the HTTP kinds (Slack, webhook, Alertmanager), each sending to the URL of the config that recorded it.
+
+    ``lookup(receiver, kind, index)`` finds that config's current integration (``Dispatcher.integration``).
+    """
     sender = smtp_sender or SmtpSender(SmtpConfig.from_settings(settings), ssl_context=ssl_context)
     notifiers: dict[str, Notifier] = {"email": EmailNotifier(sender, email_from=settings.email_from)}
-    if settings.slack_webhook_url is not None:
-        client = http_client or httpx.Client(timeout=settings.send_timeout_s)
-        notifiers["slack"] = SlackNotifier(client, settings.slack_webhook_url, timeout_s=settings.send_timeout_s)
+    client = http_client or httpx.Client(timeout=settings.send_timeout_s)
+    for kind in ("slack", "webhook", "alertmanager"):
+        notifiers[kind] = HttpNotifier(client, kind, lookup, timeout_s=settings.send_timeout_s)
     return notifiers
 
 
@@ -80,6 +85,7 @@ def build_cycle(
     http_client: httpx.Client | None = None,
     ssl_context: ssl.SSLContext | None = None,
     reader: RollupReader | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> AlertCycle:
     """The evaluation cycle with its dispatcher, ready for the scheduler (or a test's simulated clock)."""
     engine = factory.kw.get("bind")
@@ -87,14 +93,18 @@ def build_cycle(
         without_jit(engine)
     source = RulesSource(rules_path if rules_path is not None else settings.rules_file, config=config)
     current, _ = source.current()
+    chosen: dict[str, Notifier] = {}
     dispatcher = Dispatcher(
         config=current,
-        integrations=resolve_integrations(current, settings),
-        notifiers=notifiers
-        if notifiers is not None
-        else build_notifiers(settings, http_client=http_client, ssl_context=ssl_context),
+        integrations=resolve_integrations(current, settings, env),
+        notifiers=chosen,
         dashboard_url=settings.dashboard_url,
         policy=retry_policy(settings),
+    )
+    chosen.update(
+        notifiers
+        if notifiers is not None
+        else build_notifiers(settings, dispatcher.integration, http_client=http_client, ssl_context=ssl_context)
     )
     return AlertCycle(
         factory,
@@ -104,4 +114,5 @@ def build_cycle(
         model_version=model_version,
         reader=reader,
         clock=clock,
+        env=env,
     )

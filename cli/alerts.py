@@ -94,7 +94,12 @@ def run(
     from finsent.alerts.wiring import build_cycle
 
     settings = settings_of(ctx)
-    cycle = build_cycle(settings.alerts, _factory(settings), rules_path=rules, model_version=model_version)
+    import os
+
+    # The rules file names environment variables for per-receiver webhook URLs and secrets: read here, at the edge.
+    cycle = build_cycle(
+        settings.alerts, _factory(settings), rules_path=rules, model_version=model_version, env=dict(os.environ)
+    )
     if once:
         result = cycle.evaluate()
         report = cycle.dispatch()
@@ -105,7 +110,20 @@ def run(
             f"{report.sent} sent, {report.retried} to retry, {report.failed} failed ({result.elapsed_ms:.0f} ms)"
         )
         return
-    run_forever(cycle, interval_s=settings.alerts.interval_s, dispatch_interval_s=settings.alerts.dispatch_interval_s)
+    from finsent.db import make_engine
+    from finsent.messages import utcnow
+    from finsent.retention import run_retention
+
+    engine = make_engine(settings.database)
+    run_forever(
+        cycle,
+        interval_s=settings.alerts.interval_s,
+        dispatch_interval_s=settings.alerts.dispatch_interval_s,
+        metrics_port=settings.alerts.metrics_port,
+        metrics_bind=settings.alerts.metrics_bind,
+        maintenance=lambda: run_retention(engine, settings.retention, now=utcnow()),
+        maintenance_interval_s=settings.retention.interval_s,
+    )
 
 
 @alerts_app.command("list")

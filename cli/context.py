@@ -16,7 +16,7 @@ import typer
 
 from finsent.settings import Settings, load_settings
 
-__all__ = ["Invocation", "invocation_of", "settings_of"]
+__all__ = ["Invocation", "checked_bootstrap", "invocation_of", "settings_of"]
 
 
 @dataclass(frozen=True)
@@ -46,3 +46,21 @@ def invocation_of(ctx: typer.Context) -> Invocation:
 def settings_of(ctx: typer.Context) -> Settings:
     """The settings the global options produced."""
     return invocation_of(ctx).settings
+
+
+def checked_bootstrap(settings: Settings) -> str:
+    """The bootstrap servers, once a broker there accepted these security settings; else one line and exit 2.
+
+    A wrong CA, password or protocol makes Kafka clients retry for ever or fail with a stack trace;
+    this check (``finsent.kafka_security.check_broker``) says which setting is wrong instead.
+    """
+    from finsent.kafka import bootstrap_servers
+    from finsent.kafka_security import KafkaSetupError, check_broker
+
+    bootstrap = bootstrap_servers(settings.kafka)
+    try:
+        check_broker(settings.kafka, bootstrap)
+    except KafkaSetupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    return bootstrap

@@ -42,6 +42,29 @@ def current(ctx: typer.Context) -> None:
     typer.echo(migrations.current(settings_of(ctx).database.url.get_secret_value()) or "empty (no migrations applied)")
 
 
+@db_app.command("purge")
+def purge(ctx: typer.Context) -> None:
+    """Apply retention once: create partitions ahead, drop expired months, delete the rest in small batches.
+
+    `finsent alerts run` does this every FINSENT_RETENTION_INTERVAL_S; this is for cron or a one-off.
+    Retention per kind: FINSENT_RETENTION_DOCUMENTS_DAYS, _MINUTE_ROLLUPS_DAYS, _HOURLY_ROLLUPS_DAYS, _ALERTS_DAYS.
+    """
+    from finsent.db import make_engine
+    from finsent.messages import utcnow
+    from finsent.retention import run_retention
+
+    settings = settings_of(ctx)
+    engine = make_engine(settings.database)
+    try:
+        report = run_retention(engine, settings.retention, now=utcnow())
+    finally:
+        engine.dispose()
+    deleted = ", ".join(f"{table} {n}" for table, n in report.deleted.items()) or "nothing (no retention set)"
+    typer.echo(
+        f"partitions created: {len(report.created)}, dropped: {', '.join(report.dropped) or 'none'}; rows deleted: {deleted}"
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add ``finsent db``."""
     app.add_typer(db_app, name="db")

@@ -21,7 +21,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from finsent.cli.context import invocation_of
+from finsent.cli.context import checked_bootstrap, invocation_of
 
 __all__ = ["Service", "Supervisor", "register"]
 
@@ -95,6 +95,7 @@ def demo(
     """
     from finsent import migrations
     from finsent.kafka import ensure_topics, topic_names
+    from finsent.kafka_security import client_security
     from finsent.stream.broker import EmbeddedBroker
 
     invocation = invocation_of(ctx)
@@ -110,7 +111,11 @@ def demo(
     if not bootstrap:
         broker = EmbeddedBroker(port=settings.kafka.embedded_port, log_path=log_dir / "broker.log").start()
         bootstrap = broker.bootstrap
-    ensure_topics(bootstrap, topic_names(settings.kafka), partitions=settings.kafka.partitions)
+    else:
+        checked_bootstrap(settings)
+    ensure_topics(
+        bootstrap, topic_names(settings.kafka), partitions=settings.kafka.partitions, security=client_security(settings.kafka)
+    )
     db_url = settings.database.url.get_secret_value()
     migrations.upgrade(db_url)
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from finsent.cli.context import settings_of
+from finsent.cli.context import checked_bootstrap, settings_of
 from finsent.cli.help import App
 
 if TYPE_CHECKING:
@@ -37,9 +37,7 @@ def _fields(pairs: list[str] | None) -> dict[str, str]:
 
 
 def _bootstrap(settings: Settings) -> str:
-    from finsent.kafka import bootstrap_servers
-
-    return bootstrap_servers(settings.kafka)
+    return checked_bootstrap(settings)
 
 
 def _no_broker(bootstrap: str) -> typer.Exit:
@@ -215,7 +213,7 @@ def run_command(
     if port:
         from prometheus_client import start_http_server
 
-        start_http_server(port, addr="127.0.0.1")
+        start_http_server(port, addr=settings.ingest.metrics_bind)
     bootstrap = _bootstrap(settings)
     state = IngestState(settings.ingest.state_path)
     pruned = state.prune(settings.ingest.dedup_retention_days * 86400.0)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from finsent.cli.context import invocation_of, settings_of
+from finsent.cli.context import checked_bootstrap, invocation_of, settings_of
+
+if TYPE_CHECKING:
+    from finsent.settings import Settings
 
 __all__ = ["register"]
 
@@ -23,19 +26,41 @@ def worker(ctx: typer.Context) -> None:
     """
     import faust
 
-    from finsent.kafka import bootstrap_servers, ensure_topics, topic_names
+    from finsent.kafka import ensure_topics, topic_names
+    from finsent.kafka_security import client_security
     from finsent.stream.app import create_app, load_predictor
 
     settings = settings_of(ctx)
     ensure_topics(
-        bootstrap_servers(settings.kafka),
+        checked_bootstrap(settings),
         topic_names(settings.kafka),
         partitions=settings.kafka.partitions,
         replication_factor=settings.kafka.replication_factor,
+        security=client_security(settings.kafka),
     )
+    _partitions_ahead(settings)
     app = create_app(settings, load_predictor(settings))
     level = settings.log_level.lower() if settings.log_level.upper() in ("DEBUG", "INFO") else "warning"
     faust.Worker(app, loglevel=level, quiet=True, console_port=0).execute_from_commandline()
+
+
+def _partitions_ahead(settings: Settings) -> None:
+    """Create this month's and the next PostgreSQL partitions if the scheduler has not (best effort)."""
+    import logging
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from finsent.db import make_engine
+    from finsent.messages import utcnow
+    from finsent.retention import ensure_partitions
+
+    engine = make_engine(settings.database)
+    try:
+        ensure_partitions(engine, now=utcnow(), ahead=settings.retention.partitions_ahead)
+    except SQLAlchemyError as exc:  # e.g. a user without CREATE: the scheduler's job then
+        logging.getLogger(__name__).warning("could not create partitions ahead", extra={"error": str(exc)[:300]})
+    finally:
+        engine.dispose()
 
 
 def broker(

@@ -7,12 +7,13 @@ Tansu broker here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from finsent.kafka_security import client_security
 from finsent.settings import KafkaSettings
 
-__all__ = ["bootstrap_servers", "ensure_topics", "make_producer", "topic_names"]
+__all__ = ["bootstrap_servers", "client_options", "ensure_topics", "make_producer", "topic_names"]
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +27,27 @@ def topic_names(kafka: KafkaSettings) -> list[str]:
     return [kafka.raw_topic, kafka.scored_topic, kafka.dead_letter_topic]
 
 
-def ensure_topics(bootstrap: str, topics: Iterable[str], *, partitions: int, replication_factor: int = 1) -> list[str]:
-    """Create the topics that do not exist yet; returns the ones created."""
+def client_options(kafka: KafkaSettings) -> dict[str, Any]:
+    """The configured servers and security options, for any kafka-python or aiokafka client."""
+    return {"bootstrap_servers": bootstrap_servers(kafka), **client_security(kafka)}
+
+
+def ensure_topics(
+    bootstrap: str,
+    topics: Iterable[str],
+    *,
+    partitions: int,
+    replication_factor: int = 1,
+    security: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """Create the topics that do not exist yet; returns the ones created. ``security``: ``client_security(...)``."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="finsent-admin", request_timeout_ms=10_000)
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="finsent-admin", request_timeout_ms=10_000, **(security or {})
+    )
     try:
         existing = set(admin.list_topics())
         wanted = [t for t in dict.fromkeys(topics) if t not in existing]
@@ -53,7 +68,7 @@ def ensure_topics(bootstrap: str, topics: Iterable[str], *, partitions: int, rep
 def make_producer(bootstrap: str, **overrides: Any):  # type: ignore[no-untyped-def]
     """A kafka-python producer that only reports success once the broker has the record.
 
-    acks=all with retries. The idempotent producer (kafka-python 3's default) is switched off: its
+    acks=all with retries. Security options (``client_security``) come in ``overrides``. The idempotent producer (kafka-python 3's default) is switched off: its
     producer-id state does not survive a broker restart on Tansu and the producer then stalls.
     Duplicates after a retry are possible instead, and every consumer writes idempotently.
     """

@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -34,6 +34,7 @@ __all__ = [
     "IngestSettings",
     "KafkaSettings",
     "ModelSettings",
+    "RetentionSettings",
     "Settings",
     "StreamSettings",
     "default_model_path",
@@ -58,8 +59,26 @@ def default_model_path() -> Path:
     return installed if installed.is_dir() else _PACKAGE.parent / "models" / "finsent-minilm"
 
 
+def _drop_empty(values: Any) -> Any:
+    """Leave out empty values, so their defaults apply: an empty variable means "not configured".
+
+    Compose files pass ``${SECRET:-}``, which sets the variable to ''; a webhook URL, a password or
+    a host of '' would otherwise be taken as configured (and posted to, or logged in with).
+    """
+    if not isinstance(values, dict):
+        return values
+
+    def empty(value: Any) -> bool:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        return isinstance(raw, str) and not raw.strip()
+
+    return {key: value for key, value in values.items() if not empty(value)}
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    _empty_is_unset = model_validator(mode="before")(_drop_empty)
 
 
 class KafkaSettings(_Section):
@@ -87,6 +106,44 @@ class KafkaSettings(_Section):
         description="Longest a consumer fetch waits for data. Kafka answers as soon as data arrives; "
         "Tansu only at this deadline, so it bounds the worker's pickup latency.",
     )
+    # Security: applied identically to the worker (aiokafka under Faust) and every kafka-python client
+    # (finsent/kafka_security.py). Names follow the Kafka client properties they stand for.
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL (SASL over TLS)."
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        default="PLAIN", description="SASL mechanism for the SASL_* protocols."
+    )
+    sasl_username: str | None = Field(default=None, description="SASL user name.")
+    sasl_password: SecretStr | None = Field(default=None, description="SASL password (a secret).")
+    ssl_cafile: str | None = Field(
+        default=None, description="PEM file of the CA(s) that sign the brokers' certificates; unset = system CAs."
+    )
+    ssl_certfile: str | None = Field(default=None, description="Client certificate (PEM) for brokers that require one.")
+    ssl_keyfile: str | None = Field(default=None, description="Private key (PEM) of the client certificate.")
+    ssl_key_password: SecretStr | None = Field(default=None, description="Password of an encrypted client key.")
+    ssl_check_hostname: bool = Field(
+        default=True, description="Check that the broker's certificate names the host connected to."
+    )
+    connect_timeout_s: float = Field(
+        default=15.0, gt=0, description="How long the start-up check waits for the broker before it gives up."
+    )
+
+    @model_validator(mode="after")
+    def _check_security(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL_") and (self.sasl_username is None or self.sasl_password is None):
+            raise ValueError(
+                f"security_protocol {self.security_protocol} needs FINSENT_KAFKA_SASL_USERNAME and "
+                "FINSENT_KAFKA_SASL_PASSWORD"
+            )
+        if self.ssl_keyfile is not None and self.ssl_certfile is None:
+            raise ValueError("FINSENT_KAFKA_SSL_KEYFILE is set without FINSENT_KAFKA_SSL_CERTFILE")
+        return self
+
+    @property
+    def uses_tls(self) -> bool:
+        """Whether connections are TLS (SSL or SASL_SSL)."""
+        return self.security_protocol in ("SSL", "SASL_SSL")
 
 
 class DatabaseSettings(_Section):
@@ -148,7 +205,11 @@ class StreamSettings(_Section):
         gt=0,
         description="Backoff cap while the database is down: writes resume at most this long after it returns.",
     )
-    web_port: int = Field(default=6066, description="Faust web/metrics port of the worker.")
+    web_port: int = Field(default=6066, description="Faust web/metrics port of the worker (/metrics, /healthz, /readyz).")
+    web_bind: str = Field(
+        default="127.0.0.1",
+        description="Address the worker's web server listens on; 0.0.0.0 lets a Prometheus elsewhere scrape it.",
+    )
     publish_scored: bool = Field(default=True, description="Publish scored records to the scored topic.")
 
 
@@ -161,6 +222,10 @@ class IngestSettings(_Section):
     user_agent: str = Field(default="finsent/0.1 (+https://github.com/finsent/finsent)")
     dedup_retention_days: float = Field(default=30.0, gt=0, description="How long sent items are remembered for dedup.")
     metrics_port: int | None = Field(default=None, description="Prometheus metrics port of `finsent ingest run`.")
+    metrics_bind: str = Field(default="127.0.0.1", description="Address the ingest metrics server listens on.")
+    publish_retry_max_s: float = Field(
+        default=30.0, gt=0, description="Backoff cap while the broker is unreachable: producers retry, never exit."
+    )
 
 
 class AlertSettings(_Section):
@@ -189,6 +254,28 @@ class AlertSettings(_Section):
     retry_max_s: float = Field(default=600.0, gt=0, description="Longest delay between retries.")
     give_up_after_s: float = Field(
         default=86_400.0, gt=0, description="A notification still unsent this long after it was recorded fails."
+    )
+    metrics_port: int | None = Field(
+        default=None, description="Port of the scheduler's /metrics, /healthz and /readyz; unset = none."
+    )
+    metrics_bind: str = Field(default="127.0.0.1", description="Address the scheduler's metrics server listens on.")
+
+
+class RetentionSettings(_Section):
+    """How long each kind of data is kept; unset keeps it for ever. The scheduler purges in small batches."""
+
+    documents_days: float | None = Field(
+        default=None, gt=0, description="Documents and their scores, by publication time."
+    )
+    minute_rollups_days: float | None = Field(default=None, gt=0, description="Per-minute rollups.")
+    hourly_rollups_days: float | None = Field(default=None, gt=0, description="Hourly rollups.")
+    alerts_days: float | None = Field(
+        default=None, gt=0, description="Resolved alerts with their history, and sent or failed notifications."
+    )
+    batch_size: int = Field(default=5000, ge=1, description="Rows deleted per transaction (short locks).")
+    interval_s: float = Field(default=3600.0, gt=0, description="How often the scheduler purges.")
+    partitions_ahead: int = Field(
+        default=3, ge=1, description="PostgreSQL: monthly partitions kept created ahead of the current month."
     )
 
 
@@ -221,7 +308,10 @@ class Settings(BaseSettings):
     stream: StreamSettings = StreamSettings()
     ingest: IngestSettings = IngestSettings()
     alerts: AlertSettings = AlertSettings()
+    retention: RetentionSettings = RetentionSettings()
     dashboard: DashboardSettings = DashboardSettings()
+
+    _empty_is_unset = model_validator(mode="before")(_drop_empty)
 
     @classmethod
     def settings_customise_sources(

@@ -159,9 +159,9 @@ def write_scored(session: Session, items: Sequence[ScoredMessage]) -> WriteResul
     known = [doc_id for doc_id in documents if doc_id not in new_ids]
     if known:  # replays are the common case here; an id reused for other content is a conflict
         stored = _stored_content(conn, known)
-        clashing = {doc_id for doc_id in known if doc_id in stored and stored[doc_id] != _content(documents[doc_id])}
+        clashing = {doc_id for doc_id in known if doc_id in stored and stored[doc_id][0] != _content(documents[doc_id])}
         conflicts.extend(item for key, item in unique.items() if key[0] in clashing)
-        unique = {key: item for key, item in unique.items() if key[0] not in clashing}
+        unique = {key: _published_as_stored(item, stored.get(key[0])) for key, item in unique.items() if key[0] not in clashing}
     batch = list(unique.values())
 
     inserted: set[tuple[str, str]] = set()
@@ -182,7 +182,7 @@ def write_scored(session: Session, items: Sequence[ScoredMessage]) -> WriteResul
     score_table = Score.__table__
     score_stmt = (
         _insert(conn, score_table)
-        .on_conflict_do_nothing(index_elements=["document_id", "model_version"])
+        .on_conflict_do_nothing(**_score_key(conn))
         .returning(score_table.c.document_id, score_table.c.model_version)
     )
     if score_rows:
@@ -192,10 +192,36 @@ def write_scored(session: Session, items: Sequence[ScoredMessage]) -> WriteResul
     return WriteResult(documents=len(new_ids), scores=len(inserted), conflicts=tuple(conflicts))
 
 
-def _stored_content(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[str, str, str]]:
+def _stored_content(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[tuple[str, str, str], datetime]]:
     docs = Document.__table__
-    rows = conn.execute(select(docs.c.id, docs.c.source, docs.c.title, docs.c.body).where(docs.c.id.in_(ids)))
-    return {row.id: (row.source, row.title, row.body) for row in rows}
+    rows = conn.execute(
+        select(docs.c.id, docs.c.source, docs.c.title, docs.c.body, docs.c.published_at).where(docs.c.id.in_(ids))
+    )
+    return {row.id: ((row.source, row.title, row.body), row.published_at) for row in rows}
+
+
+def _published_as_stored(
+    item: ScoredMessage, stored: tuple[tuple[str, str, str], datetime] | None
+) -> ScoredMessage:
+    """A replayed document's score carries the stored document's publication time (first arrival wins).
+
+    On PostgreSQL the scores are partitioned by it and keyed on it too, so a replay whose message
+    says another time must still meet the score already there.
+    """
+    if stored is None or stored[1] == item.published_at:
+        return item
+    return item.model_copy(update={"published_at": stored[1]})
+
+
+def _score_key(conn: Connection) -> dict[str, object]:
+    """The ON CONFLICT target of scores: their primary key, by name on PostgreSQL.
+
+    On PostgreSQL the key holds the partition key too (migration ops_0004: document_id,
+    model_version, published_at); naming the constraint fits the table before and after it.
+    """
+    if conn.dialect.name == "postgresql":
+        return {"constraint": "pk_scores"}
+    return {"index_elements": ["document_id", "model_version"]}
 
 
 def rebuild_rollups(session: Session, *, model_version: str, since: datetime, until: datetime) -> int:

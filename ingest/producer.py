@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -58,21 +59,53 @@ class Publisher:
     ) -> Publisher:
         """A publisher for the raw topic (or ``topic``), creating it with the configured partitions."""
         from finsent.kafka import ensure_topics, make_producer
+        from finsent.kafka_security import client_security
 
         target = topic or settings.kafka.raw_topic
+        security = client_security(settings.kafka)
         if create_topic:
             ensure_topics(
                 bootstrap,
                 [target],
                 partitions=settings.kafka.partitions,
                 replication_factor=settings.kafka.replication_factor,
+                security=security,
             )
         # kafka-python 3 turns idempotence on by default. When a broker loses its producer state
         # (the embedded broker restarted) an idempotent producer retries UnknownProducerId forever
         # and sends nothing more; a plain one recovers in seconds. Duplicates from retries are
         # harmless: every consumer writes idempotently.
-        config: dict[str, Any] = {"client_id": "finsent-ingest", "enable_idempotence": False, **overrides}
+        config: dict[str, Any] = {"client_id": "finsent-ingest", "enable_idempotence": False, **security, **overrides}
         return cls(make_producer(bootstrap, **config), target)
+
+    def publish_until_acked(
+        self, messages: Sequence[NewsMessage], stop: threading.Event, *, max_backoff_s: float = 30.0
+    ) -> list[NewsMessage]:
+        """Publish, then resend what the broker did not acknowledge, backing off, until all are acked or ``stop``.
+
+        A broker outage costs time, never messages or the process: the producer reconnects by itself
+        and the same items are offered again (a retry may duplicate one; consumers write idempotently).
+        Returns the acknowledged messages (all of them unless stopped).
+        """
+        acked: list[NewsMessage] = []
+        remaining = list(messages)
+        delay = 0.5
+        while remaining:
+            try:
+                acked.extend(self.publish(remaining))
+                return acked
+            except PublishError as exc:
+                done = {id(m) for m in exc.acked}
+                acked.extend(exc.acked)
+                remaining = [m for m in remaining if id(m) not in done]
+                log.warning(
+                    "broker unavailable; retrying",
+                    extra={"topic": self.topic, "pending": len(remaining), "retry_in_s": delay, "error": str(exc)[:200]},
+                )
+            if stop.wait(delay):
+                break
+            delay = min(delay * 2, max_backoff_s)
+        return acked
 
     def publish(self, messages: Sequence[NewsMessage]) -> list[NewsMessage]:
         """Send and wait for acks; returns the acknowledged messages, raises PublishError if any failed.

@@ -498,7 +498,13 @@ def run_simulator(
     origin = time.monotonic()
     sent = 0
     log.info("simulator started", extra={"rate": scenario.rate, "bursts": len(scenario.bursts), "seed": seed})
-    publisher = Publisher.connect(settings, bootstrap, topic=topic, linger_ms=20)
+    publisher = Publisher.connect(settings, bootstrap, topic=topic, linger_ms=20, request_timeout_ms=10_000)
+    backoff = settings.ingest.publish_retry_max_s
+
+    def publish(batch: list[NewsMessage]) -> int:
+        # A broker outage is waited out (with backoff), not a reason to stop simulating.
+        return len(publisher.publish_until_acked(batch, stop_event, max_backoff_s=backoff))
+
     pending: list[NewsMessage] = []
     last_flush = time.monotonic()
     try:
@@ -509,7 +515,7 @@ def run_simulator(
             if speed > 0:
                 delay = origin + offset / speed - time.monotonic()
                 if delay > 0 and pending and (delay > 0.2 or time.monotonic() - last_flush > 0.5):
-                    sent += len(publisher.publish(pending))  # publish while waiting: keep latency low
+                    sent += publish(pending)  # publish while waiting: keep latency low
                     pending, last_flush = [], time.monotonic()
                     delay = origin + offset / speed - time.monotonic()
                 if delay > 0 and stop_event.wait(delay):
@@ -519,13 +525,13 @@ def run_simulator(
                 break
             pending.append(message)
             if len(pending) >= 500:
-                sent += len(publisher.publish(pending))
+                sent += publish(pending)
                 pending, last_flush = [], time.monotonic()
             if count is not None and sent + len(pending) >= count:
                 break
         if pending:
-            sent += len(publisher.publish(pending))
+            sent += publish(pending)
     finally:
-        publisher.close()
+        publisher.close(timeout_s=5.0 if stop_event.is_set() else 30.0)
     log.info("simulator stopped", extra={"sent": sent})
     return sent

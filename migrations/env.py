@@ -6,10 +6,16 @@ from alembic import context
 from sqlalchemy import pool
 
 from finsent.db import make_engine
+from finsent.retention import is_partition
 from finsent.tables import metadata
 
 config = context.config
 target_metadata = metadata
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Partitions (scores_p202611, rollups_old, ...) are the scheduler's, not the models': autogenerate skips them."""
+    return not (type_ == "table" and name is not None and is_partition(name))
 
 
 def run_migrations_offline() -> None:
@@ -32,6 +38,7 @@ def run_migrations_online() -> None:
             connection=connection,
             target_metadata=target_metadata,
             compare_type=True,
+            include_name=include_name,
             # SQLite cannot ALTER most things; batch mode rebuilds tables there.
             render_as_batch=connection.dialect.name == "sqlite",
         )

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import os
 import sys
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,15 +29,18 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from finsent.db import make_engine, make_sessionmaker
 from finsent.kafka import bootstrap_servers
+from finsent.kafka_security import ssl_context
 from finsent.messages import DeadLetter, ScoredMessage
 from finsent.model.scoring import Predictor, score_messages
 from finsent.settings import Settings
 from finsent.stream import metrics
 from finsent.stream.pipeline import RawRecord, persist_with_retry, triage
+from finsent.stream.recovery import BrokerLossGuard
 
 __all__ = ["BatchProcessor", "create_app", "load_predictor"]
 
@@ -108,6 +113,8 @@ class BatchProcessor:
         await self._deliver(published, dead)
         metrics.MESSAGES.labels("scored").inc(len(published))
         metrics.MESSAGES.labels("dead_letter").inc(len(dead))
+        for letter in dead:
+            metrics.DEAD_LETTERS.labels(letter.reason).inc()
         metrics.ROWS_WRITTEN.inc(result.scores)
         if dead:
             log.info("dead letters", extra={"count": len(dead), "reasons": sorted({d.reason for d in dead})})
@@ -135,9 +142,24 @@ class BatchProcessor:
             await asyncio.gather(*futures)  # delivered (acks=all) before the input is acked
 
 
+def _credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
+    """The worker's share of the Kafka security settings: the same values every kafka-python client gets."""
+    kafka = settings.kafka
+    context = ssl_context(kafka) if kafka.uses_tls else None
+    if kafka.security_protocol.startswith("SASL_"):
+        return faust.SASLCredentials(
+            username=kafka.sasl_username,
+            password=kafka.sasl_password.get_secret_value() if kafka.sasl_password else None,
+            ssl_context=context,
+            mechanism=kafka.sasl_mechanism,
+        )
+    return faust.SSLCredentials(context) if context is not None else None
+
+
 def _faust_config(settings: Settings) -> dict[str, Any]:
     kafka = settings.kafka
     return {
+        "broker_credentials": _credentials(settings),
         "broker": [f"kafka://{server.strip()}" for server in bootstrap_servers(kafka).split(",")],
         "value_serializer": "raw",
         "key_serializer": "raw",
@@ -152,7 +174,7 @@ def _faust_config(settings: Settings) -> dict[str, Any]:
         "broker_commit_interval": 1.0,
         "producer_acks": -1,
         "web_port": settings.stream.web_port,
-        "web_bind": "127.0.0.1",
+        "web_bind": settings.stream.web_bind,
         "web_in_thread": False,
     }
 
@@ -214,19 +236,27 @@ def create_app(settings: Settings, predictor: Predictor, sessions: sessionmaker[
             raise
         except BaseException:  # noqa: BLE001 - see module docstring: never let Faust ack a failed batch
             _die()
+        now = time.time()
         for event in events:
             event.ack()
+            if event.message.timestamp:
+                metrics.END_TO_END_SECONDS.observe(max(0.0, now - event.message.timestamp))
+
+    in_flight = [0]  # batches taken and not yet acked; the broker-loss guard waits for them
 
     async def _score_then_write(records: list[RawRecord], events: list[Any], before: asyncio.Task[None] | None) -> None:
         try:
-            batch = await processor.prepare(records)
-        except asyncio.CancelledError:
-            raise
-        except BaseException:  # noqa: BLE001 - see module docstring
-            _die()
-        if before is not None:
-            await before  # writes (and acks) stay in input order
-        await _commit_then_ack(batch, events)
+            try:
+                batch = await processor.prepare(records)
+            except asyncio.CancelledError:
+                raise
+            except BaseException:  # noqa: BLE001 - see module docstring
+                _die()
+            if before is not None:
+                await before  # writes (and acks) stay in input order
+            await _commit_then_ack(batch, events)
+        finally:
+            in_flight[0] -= 1
 
     @app.agent(raw)
     async def score_news(stream: faust.StreamT[bytes]) -> None:
@@ -250,6 +280,8 @@ def create_app(settings: Settings, predictor: Predictor, sessions: sessionmaker[
                     for e in events
                 ]
                 before = inflight[-1] if inflight else None
+                metrics.BATCH_SIZE.observe(len(records))
+                in_flight[0] += 1
                 inflight.append(asyncio.ensure_future(_score_then_write(records, list(events), before)))
                 while len(inflight) > 2 or (inflight and inflight[0].done()):
                     await inflight.popleft()
@@ -258,9 +290,51 @@ def create_app(settings: Settings, predictor: Predictor, sessions: sessionmaker[
             while inflight:
                 await asyncio.shield(inflight.popleft())
 
+    guard = BrokerLossGuard(app, in_flight=lambda: in_flight[0], settle_s=2 * settings.stream.max_wait_s + 0.2)
+
+    @app.task
+    async def _watch_for_broker_loss() -> None:
+        await guard.run()
+
     @app.page("/metrics")
     async def _metrics(web: Any, request: Any) -> Any:
         body, content_type = metrics.render()
-        return web.bytes(body, content_type=content_type)
+        # aiohttp refuses a charset inside content_type; Prometheus' type carries one, so it goes as a header.
+        return web.bytes(body, headers={"Content-Type": content_type})
+
+    @app.page("/healthz")
+    async def _alive(web: Any, request: Any) -> Any:
+        # Liveness: the event loop answers. A wedged worker stops answering and is restarted.
+        return web.json({"status": "alive"})
+
+    def _database_answers() -> bool:
+        try:
+            with sessions() as session:
+                session.execute(text("SELECT 1"))
+            return True
+        except Exception:  # noqa: BLE001 - any failure means "not ready"
+            return False
+
+    @app.page("/readyz")
+    async def _ready(web: Any, request: Any) -> Any:
+        # Readiness: in the consumer group with partitions to read, not rebalancing, database reachable.
+        problems = []
+        if app.consumer is None or app.rebalancing:
+            problems.append("joining the consumer group")
+        else:
+            try:
+                if not app.consumer.assignment():
+                    problems.append("no partitions assigned")
+            except Exception:  # noqa: BLE001 - the consumer is not started yet
+                problems.append("consumer not started")
+        loop = asyncio.get_running_loop()
+        try:
+            ok = await asyncio.wait_for(loop.run_in_executor(None, _database_answers), timeout=3.0)
+        except asyncio.TimeoutError:
+            ok = False
+        if not ok:
+            problems.append("database unreachable")
+        body = json.dumps({"status": "not ready" if problems else "ready", "problems": problems}).encode()
+        return web.bytes(body, content_type="application/json", status=503 if problems else 200)
 
     return app

@@ -48,21 +48,17 @@ def free_port() -> int:
 
 
 def wait_until_answers(bootstrap: str, timeout_s: float = 30.0) -> None:
-    """Block until a Kafka metadata request to ``bootstrap`` succeeds."""
-    from kafka import KafkaAdminClient
-    from kafka.errors import KafkaError
+    """Block until a plaintext Kafka request (ApiVersions) to ``bootstrap`` is answered."""
+    from finsent.kafka_security import KafkaSetupError, check_broker
+    from finsent.settings import KafkaSettings
 
     deadline = time.monotonic() + timeout_s
     last: Exception | None = None
     while time.monotonic() < deadline:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000, client_id="finsent-probe")
-            try:
-                admin.list_topics()
-                return
-            finally:
-                admin.close()
-        except (KafkaError, OSError, ValueError) as exc:
+            check_broker(KafkaSettings(), bootstrap, timeout_s=3.0)
+            return
+        except KafkaSetupError as exc:
             last = exc
             time.sleep(0.1)
     raise BrokerError(f"broker at {bootstrap} did not answer within {timeout_s:.0f}s: {last}")
@@ -75,6 +71,11 @@ class EmbeddedBroker:
     port: int = 0
     host: str = "127.0.0.1"
     log_path: Path | None = None
+    # What metadata tells clients to connect to, when that is not the broker itself (a TLS or fault
+    # proxy in front of it); default: the broker's own port.
+    advertised_port: int | None = None
+    # Tansu's --authentication: every client must complete SASL (SCRAM-SHA-256/512) first.
+    authentication: bool = False
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -87,12 +88,14 @@ class EmbeddedBroker:
         if not self.port:
             self.port = free_port()
         url = f"tcp://{self.host}:{self.port}"
+        advertised = f"tcp://{self.host}:{self.advertised_port or self.port}"
         cmd = [
             str(broker_binary()),
             "broker",
             "--listener-url", url,
-            "--advertised-listener-url", url,
+            "--advertised-listener-url", advertised,
             "--storage-engine", "memory://tansu/",
+            *(["--authentication"] if self.authentication else []),
         ]  # fmt: skip
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}

@@ -99,6 +99,10 @@ _ROW_ERRORS = (DataError, IntegrityError, ValueError, OverflowError, UnicodeErro
 
 def is_row_error(exc: BaseException) -> bool:
     """Errors that one document can cause, so bisecting the batch isolates it."""
+    if "no partition of relation" in str(exc):
+        # A month without its partition (PostgreSQL, finsent.retention): the system's fault, not the
+        # row's. The worker exits unacked, and its restart creates the partitions it needs.
+        return False
     if isinstance(exc, StatementError) and not isinstance(exc, DBAPIError):
         return isinstance(exc.orig, _ROW_ERRORS)  # binding a parameter failed
     return isinstance(exc, _ROW_ERRORS)

@@ -59,3 +59,35 @@ def test_evaluate_and_dispatch_run_on_schedule_one_at_a_time() -> None:
     assert cycle.calls.count("evaluate") >= 3  # the first one raised; the scheduler kept going
     assert cycle.calls.count("dispatch") >= 3
     assert not cycle.overlapped
+
+
+def test_retention_runs_at_start_in_its_own_thread_and_never_holds_up_evaluation() -> None:
+    cycle = Recorder()
+    started = threading.Event()
+    release = threading.Event()
+    runs: list[str] = []
+
+    def slow_purge() -> None:  # a long first purge
+        runs.append(threading.current_thread().name)
+        started.set()
+        release.wait(10)
+
+    sched = build_scheduler(
+        cycle,  # type: ignore[arg-type]
+        interval_s=0.2,
+        dispatch_interval_s=0.1,
+        scheduler=BackgroundScheduler(timezone=timezone.utc),
+        maintenance=slow_purge,
+        maintenance_interval_s=3600,
+    )
+    sched.start()
+    try:
+        assert started.wait(10)  # at start-up, not an hour later
+        deadline = time.monotonic() + 10
+        while cycle.calls.count("evaluate") < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert cycle.calls.count("evaluate") >= 3  # evaluation went on while the purge ran
+    finally:
+        release.set()
+        sched.shutdown(wait=True)
+    assert len(runs) == 1

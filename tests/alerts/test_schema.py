@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 
 from finsent import alerts, migrations
 from finsent.db import make_engine
+from finsent.retention import is_partition
 from finsent.tables import metadata
 
 ALERT_TABLES = {"alerts", "alert_events", "alert_silences", "alert_groups", "alert_outbox"}
@@ -18,7 +19,11 @@ ALERT_TABLES = {"alerts", "alert_events", "alert_silences", "alert_groups", "ale
 def test_migration_matches_the_models(db_url: str) -> None:
     engine = make_engine(db_url)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+        # Monthly partitions (migration ops_0004) are created by the scheduler, not declared in the models.
+        skip = lambda name, kind, _: not (kind == "table" and name and is_partition(name))  # noqa: E731
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True, "include_name": skip}), metadata
+        )
     engine.dispose()
     assert diff == []
     assert migrations.current(db_url) is not None

@@ -50,3 +50,15 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FINSENT_CONFIG", "/nonexistent/finsent.toml")
     with pytest.raises(FileNotFoundError):
         Settings()
+
+
+def test_an_empty_variable_means_not_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What a compose file's ${VAR:-} gives: set, but empty. Secrets and plain fields alike take their defaults.
+    for key in ("FINSENT_ALERTS_SLACK_WEBHOOK_URL", "FINSENT_ALERTS_SMTP_PASSWORD", "FINSENT_ALERTS_SMTP_HOST",
+                "FINSENT_KAFKA_BOOTSTRAP", "FINSENT_DASHBOARD_TOKEN", "FINSENT_RETENTION_DOCUMENTS_DAYS", "FINSENT_LOG_LEVEL"):
+        monkeypatch.setenv(key, "")  # fmt: skip
+    monkeypatch.setenv("FINSENT_KAFKA_SASL_PASSWORD", "   ")
+    s = Settings()
+    assert s.alerts.slack_webhook_url is None and s.alerts.smtp_password is None and s.dashboard.token is None
+    assert s.alerts.smtp_host == "127.0.0.1" and s.kafka.bootstrap is None and s.log_level == "WARNING"
+    assert s.kafka.sasl_password is None and s.retention.documents_days is None

@@ -163,3 +163,13 @@ def test_backoff_is_capped_so_writes_resume_soon_after_the_database_returns(tiny
         assert max(naps) == 1.0 and naps[-3:] == [1.0, 1.0, 1.0]
     finally:
         engine.dispose()
+
+
+def test_a_month_without_its_partition_is_the_systems_fault_not_the_rows() -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from finsent.stream.pipeline import is_row_error
+
+    missing = IntegrityError("INSERT ...", {}, Exception('no partition of relation "scores" found for row'))
+    assert not is_row_error(missing)  # the worker exits unacked; its restart creates the partition
+    assert is_row_error(IntegrityError("INSERT ...", {}, Exception("duplicate key value")))

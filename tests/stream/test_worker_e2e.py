@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, func, select
 from finsent.kafka import ensure_topics, make_producer
 from finsent.stream.broker import EmbeddedBroker, free_port
 from finsent.tables import Document, Rollup, Score
+from tests.utils.database import count_scores
 
 pytestmark = pytest.mark.slow
 
@@ -140,20 +141,12 @@ def _produce(bootstrap: str, topic: str, payloads: list[bytes]) -> None:
     producer.close()
 
 
-def _count_scores(db_url: str) -> int:
-    engine = create_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(Score.__table__)).scalar_one()
-    finally:
-        engine.dispose()
-
 
 def _wait_for_scores(db_url: str, at_least: int, timeout: float, worker: Worker) -> int:
     deadline = time.monotonic() + timeout
     n = 0
     while time.monotonic() < deadline:
-        n = _count_scores(db_url)
+        n = count_scores(db_url)
         if n >= at_least:
             return n
         assert worker.proc is not None and worker.proc.poll() is None, worker.log_path.read_text()[-3000:]
@@ -194,7 +187,7 @@ def _run_interrupted_flow(db_url: str, broker: EmbeddedBroker, unique: str, tmp:
             worker.kill()
         else:
             assert worker.stop() == 0, worker.log_path.read_text()[-3000:]
-        interrupted_at = _count_scores(db_url)
+        interrupted_at = count_scores(db_url)
         _produce(broker.bootstrap, env["FINSENT_KAFKA_RAW_TOPIC"], second)
 
         worker.start()

@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from finsent.db import create_database, drop_database
 
-__all__ = ["ADMIN_URL", "drop_test_database", "new_test_database"]
+__all__ = ["ADMIN_URL", "count_scores", "drop_test_database", "new_test_database"]
 
 # trust auth on loopback; each database the tests create there is dropped again.
 ADMIN_URL = os.environ.get("FINSENT_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
@@ -27,3 +27,17 @@ def new_test_database(prefix: str, *, template: str | None = None) -> str:
 def drop_test_database(url: str) -> None:
     """Drop the test database ``url`` points at."""
     drop_database(ADMIN_URL, str(make_url(url).database))
+
+
+def count_scores(url: str) -> int:
+    """How many score rows the database at ``url`` holds."""
+    from sqlalchemy import create_engine, func, select
+
+    from finsent.tables import Score
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(Score.__table__)).scalar_one()
+    finally:
+        engine.dispose()

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+__all__ = ["Document", "LoopbackServer", "Request", "Response", "get", "hanging", "sequence", "slow"]
+
 
 @dataclass
 class Request:
@@ -152,3 +154,15 @@ def slow(seconds: float, response: Response) -> Handler:
         return response
 
     return handler
+
+
+def get(url: str, timeout_s: float = 5.0) -> tuple[int, str]:
+    """GET ``url``: (status, body), error statuses included."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()

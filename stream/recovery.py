@@ -1,0 +1,129 @@
+"""A broker that lost its data must not make the worker skip data: detect it, re-read the partition.
+
+When a broker loses a partition's log (the embedded broker restarted: it keeps everything in
+memory; or a Kafka cluster lost unreplicated data), the consumer's position and its committed
+offset lie beyond the broker's new log end. Apache Kafka answers such a fetch with
+OFFSET_OUT_OF_RANGE and the client resets by itself; Tansu answers with no records and no
+error, so the worker would wait at its old position and then skip every record written below
+it. The guard compares, for each assigned partition, the high-water mark of the latest fetch
+response (right on Tansu, unlike ListOffsets "latest", see docs/broker.md) with what was read
+and committed; a partition whose log end fell below either is re-read from its start. The
+idempotent writes absorb what is read twice.
+
+The reset is done like a rebalance: flow stops, batches in flight finish and are acked, queued
+records are dropped, Faust's per-partition offset book-keeping is cleared, and the partition is
+sought to offset 0 (Kafka moves that to the log start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from finsent.stream import metrics
+
+__all__ = ["BrokerLossGuard", "PartitionView", "lost_partitions"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PartitionView:
+    """What the worker knows about one partition: last offset read, offset committed, the broker's log end."""
+
+    read: int | None
+    committed: int | None
+    highwater: int | None
+
+
+def lost_partitions(views: Mapping[Any, PartitionView]) -> list[Any]:
+    """The partitions whose log end lies below what was already read or committed there."""
+    lost = []
+    for tp, view in views.items():
+        if view.highwater is None:
+            continue  # nothing fetched since (re)assignment: nothing to compare with
+        position = max(
+            (view.read + 1) if view.read is not None else 0,
+            view.committed if view.committed is not None else 0,
+        )
+        if position > view.highwater:
+            lost.append(tp)
+    return sorted(lost)
+
+
+class BrokerLossGuard:
+    """Checks the assigned partitions every ``interval_s`` and re-reads the ones the broker lost."""
+
+    def __init__(
+        self, app: Any, *, in_flight: Callable[[], int], interval_s: float = 1.0, settle_s: float = 0.5
+    ) -> None:
+        self.app = app
+        self.in_flight = in_flight
+        self.interval_s = interval_s
+        self.settle_s = settle_s  # longer than a micro-batch's collection window
+
+    def views(self) -> dict[Any, PartitionView]:
+        consumer = self.app.consumer
+        out = {}
+        for tp in consumer.assignment():
+            try:
+                highwater = consumer.highwater(tp)
+            except Exception:  # noqa: BLE001 - not fetched yet, or the partition is being reassigned
+                highwater = None
+            # Faust's own book-keeping: what the streams read and what it committed.
+            out[tp] = PartitionView(consumer._read_offset.get(tp), consumer._committed_offset.get(tp), highwater)
+        return out
+
+    async def run(self) -> None:
+        """The guard's loop (an app task); never raises."""
+        while not self.app.should_stop:
+            await asyncio.sleep(self.interval_s)
+            try:
+                if self.app.rebalancing or self.app.consumer is None:
+                    continue
+                views = self.views()
+                metrics.observe_lag(views)
+                lost = lost_partitions(views)
+                if lost:
+                    await self.reset(lost)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a check that fails is retried at the next tick
+                log.warning("broker-loss check failed", exc_info=True)
+
+    async def reset(self, partitions: list[Any]) -> None:
+        """Re-read ``partitions`` from their start, after the batches already taken are written and acked."""
+        app, consumer = self.app, self.app.consumer
+        views = self.views()
+        log.warning(
+            "the broker lost data: partitions reset to their start",
+            extra={
+                "partitions": [f"{tp.topic}:{tp.partition}" for tp in partitions],
+                "log_end": {f"{tp.topic}:{tp.partition}": views[tp].highwater for tp in partitions if tp in views},
+                "read": {f"{tp.topic}:{tp.partition}": views[tp].read for tp in partitions if tp in views},
+            },
+        )
+        consumer.stop_flow()
+        app.flow_control.suspend()
+        try:
+            # Batches taken before the loss finish (their records are written, idempotently) and are acked.
+            quiet_since = None
+            loop = asyncio.get_running_loop()
+            while quiet_since is None or loop.time() - quiet_since < self.settle_s:
+                if self.in_flight():
+                    quiet_since = None
+                elif quiet_since is None:
+                    quiet_since = loop.time()
+                await asyncio.sleep(0.05)
+            app.flow_control.clear()  # records queued from the old positions are not read
+            for tp in partitions:
+                for book in (consumer._acked, consumer._acked_index, consumer._gap, consumer._committed_offset):
+                    book.pop(tp, None)
+                await consumer.seek(tp, 0)
+                metrics.PARTITION_RESETS.labels(tp.topic, str(tp.partition)).inc()
+        finally:
+            app.flow_control.resume()
+            consumer.resume_flow()
