@@ -97,7 +97,7 @@ def bench(
     naive_sample: Annotated[int, typer.Option(help="Texts for the (slow) naive baseline.")] = 300,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
     precision: Annotated[str, typer.Option(help="Engine precision: auto, fp32, int8, bf16, fp16.")] = "auto",
-    runtime: Annotated[str, typer.Option(help="Engine backend: auto, torch, onnx (ONNX Runtime, CPU).")] = "auto",
+    runtime: Annotated[str, typer.Option(help="Engine backend: auto, torch, onnx (ONNX Runtime, CPU), openvino (CPU).")] = "auto",
     model: Annotated[Optional[str], typer.Option(help="Checkpoint (default: FINSENT_MODEL_PATH, the shipped model).")] = None,
     texts: Annotated[Optional[Path], typer.Option(help="CSV/JSONL with a text column (default: simulated news).")] = None,
     pg_admin_url: Annotated[

@@ -10,7 +10,6 @@ worker restart does not export again.
 from __future__ import annotations
 
 import copy
-import hashlib
 import logging
 import os
 import tempfile
@@ -22,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from finsent.model.precision import int8_target
+from finsent.model.precision import int8_target, weights_fingerprint
 
 __all__ = ["OnnxModule", "available", "build_session", "export_onnx"]
 
@@ -51,14 +50,6 @@ class _Outputs(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
         out = self.module(input_ids=input_ids, attention_mask=attention_mask)
         return tuple(out[t] for t in self.tasks)
-
-
-def _fingerprint(module: nn.Module, precision: str) -> str:
-    digest = hashlib.sha256(f"{precision}|{_RECIPE}|{torch.__version__}".encode())
-    for name, tensor in module.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().float().numpy().tobytes())
-    return digest.hexdigest()[:16]
 
 
 def _encoder_config(module: nn.Module) -> tuple[int, int]:
@@ -105,7 +96,7 @@ def export_onnx(
     module = module.eval()
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
-    target = cache / f"{_fingerprint(module, precision)}-{precision}.onnx"
+    target = cache / f"{weights_fingerprint(module, f'{precision}|{_RECIPE}')}-{precision}.onnx"
     if target.is_file():
         return target
     heads, hidden = _encoder_config(module)

@@ -1,10 +1,13 @@
-"""The precision facts the engine, the ONNX export and training share: native bf16, and which layers int8 quantizes."""
+"""The precision facts the engine, its backends and training share: native bf16, which layers int8 quantizes, cache keys."""
 
 from __future__ import annotations
 
-import torch
+import hashlib
 
-__all__ = ["int8_target", "native_bf16"]
+import torch
+from torch import nn
+
+__all__ = ["int8_target", "native_bf16", "weights_fingerprint"]
 
 
 def native_bf16(device: torch.device) -> bool:
@@ -28,3 +31,12 @@ def int8_target(name: str) -> bool:
     if name.startswith(("heads", "inner.classifier")):
         return False
     return not (name.endswith("output.dense") and "attention" not in name)
+
+
+def weights_fingerprint(module: nn.Module, recipe: str) -> str:
+    """A short hash of ``recipe`` (what the cached artefact's build depends on) and the module's weights."""
+    digest = hashlib.sha256(f"{recipe}|{torch.__version__}".encode())
+    for name, tensor in module.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().float().numpy().tobytes())
+    return digest.hexdigest()[:16]

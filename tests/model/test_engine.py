@@ -149,10 +149,36 @@ def test_runtime_choice() -> None:
 
     cpu = torch.device("cpu")
     assert choose_runtime("auto", cpu, "fp32") == "onnx"  # onnxruntime is a dependency
-    assert choose_runtime("auto", cpu, "bf16") == "torch"
+    assert choose_runtime("auto", cpu, "bf16") == "openvino"  # openvino is a dependency
+    assert choose_runtime("openvino", cpu, "fp32") == "openvino"
     assert choose_runtime("torch", cpu, "fp32") == "torch"
     assert choose_runtime("auto", torch.device("cuda"), "bf16") == "torch"
     with pytest.raises(ValueError, match="CPU"):
         choose_runtime("onnx", torch.device("cuda"), "fp16")
     with pytest.raises(ValueError):
         choose_runtime("tensorrt", cpu, "fp32")
+    with pytest.raises(ValueError, match="bf16 or fp32"):
+        choose_runtime("openvino", cpu, "int8")
+
+
+def test_openvino_fp32_matches_the_torch_reference_and_caches_the_ir(reference, tmp_path: Path) -> None:
+    cache = tmp_path / "onnx"  # the OpenVINO IR goes to its sibling folder
+    engine = Engine.from_classifier(reference, precision="fp32", runtime="openvino", onnx_cache=cache, batch_size=3)
+    assert engine.runtime == "openvino"
+    a, b = reference.logits(MIXED), engine.logits(MIXED)
+    for task in a:
+        torch.testing.assert_close(a[task], b[task], atol=1e-4, rtol=1e-3)
+    # Many batches in flight at once come back in input order.
+    many = MIXED * 7
+    assert [p.topic for p in engine.predict(many)] == [p.topic for p in reference.predict(many)]
+    assert engine.predict([]) == []
+    cached = sorted((tmp_path / "openvino").glob("*"))
+    assert [p.suffix for p in cached] == [".bin", ".xml"]
+    Engine.from_classifier(reference, precision="fp32", runtime="openvino", onnx_cache=cache, warmup=False)
+    assert sorted((tmp_path / "openvino").glob("*")) == cached
+
+
+def test_openvino_bf16_keeps_the_labels(reference, tmp_path: Path) -> None:
+    engine = Engine.from_classifier(reference, precision="bf16", runtime="openvino", onnx_cache=tmp_path / "onnx")
+    report = agreement(reference, engine, MIXED * 3)
+    assert report.max_abs_prob_diff["sentiment"] < 0.05 and report.label_agreement["topic"] >= 0.9
