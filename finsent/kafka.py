@@ -24,7 +24,7 @@ def bootstrap_servers(kafka: KafkaSettings) -> str:
 
 
 def topic_names(kafka: KafkaSettings) -> list[str]:
-    return [kafka.raw_topic, kafka.scored_topic, kafka.dead_letter_topic]
+    return [kafka.raw_topic, kafka.scored_topic, kafka.dead_letter_topic, kafka.backfill_topic]
 
 
 def client_options(kafka: KafkaSettings) -> dict[str, Any]:

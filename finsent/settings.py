@@ -91,6 +91,10 @@ class KafkaSettings(_Section):
     raw_topic: str = Field(default="finsent.raw", description="Input: news and comments to score.")
     scored_topic: str = Field(default="finsent.scored", description="Output: scored documents.")
     dead_letter_topic: str = Field(default="finsent.dead-letter", description="Malformed input, with the reason.")
+    backfill_topic: str = Field(
+        default="finsent.backfill",
+        description="History to score (`finsent backfill --via-kafka`), read by the workers below live news.",
+    )
     partitions: int = Field(default=4, ge=1, description="Partitions for topics finsent creates.")
     replication_factor: int = Field(default=1, ge=1)
     consumer_group: str = Field(default="finsent-worker", description="Faust app id / consumer group.")
@@ -212,6 +216,11 @@ class StreamSettings(_Section):
         description="Address the worker's web server listens on; 0.0.0.0 lets a Prometheus elsewhere scrape it.",
     )
     publish_scored: bool = Field(default=True, description="Publish scored records to the scored topic.")
+    backfill_max_batch: int = Field(
+        default=64,
+        ge=1,
+        description="Messages per backfill batch at most: small, so a live batch waits for at most one of them.",
+    )
 
 
 class IngestSettings(_Section):

@@ -218,6 +218,7 @@ def create_app(settings: Settings, predictor: Predictor, sessions: sessionmaker[
     raw = app.topic(settings.kafka.raw_topic, value_type=bytes, key_type=bytes, partitions=settings.kafka.partitions)
     scored = app.topic(settings.kafka.scored_topic, value_type=bytes, key_type=bytes, partitions=settings.kafka.partitions)
     dead = app.topic(settings.kafka.dead_letter_topic, value_type=bytes, key_type=bytes, partitions=settings.kafka.partitions)
+    history = app.topic(settings.kafka.backfill_topic, value_type=bytes, key_type=bytes, partitions=settings.kafka.partitions)
     sessions = sessions or make_sessionmaker(make_engine(settings.database))
     # Read from the writer thread: a stop request ends the write retry loop during a database outage.
     processor = BatchProcessor(settings, predictor, sessions, scored, dead, should_stop=lambda: app.should_stop)
@@ -243,6 +244,7 @@ def create_app(settings: Settings, predictor: Predictor, sessions: sessionmaker[
                 metrics.END_TO_END_SECONDS.observe(max(0.0, now - event.message.timestamp))
 
     in_flight = [0]  # batches taken and not yet acked; the broker-loss guard waits for them
+    live_in_flight = [0]  # live batches among them: backfill waits while there is one
 
     async def _score_then_write(records: list[RawRecord], events: list[Any], before: asyncio.Task[None] | None) -> None:
         try:
@@ -258,6 +260,24 @@ def create_app(settings: Settings, predictor: Predictor, sessions: sessionmaker[
         finally:
             in_flight[0] -= 1
 
+    def _records(events: Any) -> list[RawRecord]:
+        return [
+            RawRecord(
+                value=e.message.value,
+                topic=e.message.topic,
+                partition=e.message.partition,
+                offset=e.message.offset,
+                key=e.message.key,
+            )
+            for e in events
+        ]
+
+    async def _live(records: list[RawRecord], events: list[Any], before: asyncio.Task[None] | None) -> None:
+        try:
+            await _score_then_write(records, events, before)
+        finally:
+            live_in_flight[0] -= 1
+
     @app.agent(raw)
     async def score_news(stream: faust.StreamT[bytes]) -> None:
         # Three stages overlap: batch N+2 is collected while N+1 is scored and N is written.
@@ -269,26 +289,33 @@ def create_app(settings: Settings, predictor: Predictor, sessions: sessionmaker[
         inflight: deque[asyncio.Task[None]] = deque()
         try:
             async for events in stream.noack_take(cfg.max_batch, within=cfg.max_wait_s):
-                records = [
-                    RawRecord(
-                        value=e.message.value,
-                        topic=e.message.topic,
-                        partition=e.message.partition,
-                        offset=e.message.offset,
-                        key=e.message.key,
-                    )
-                    for e in events
-                ]
+                records = _records(events)
                 before = inflight[-1] if inflight else None
                 metrics.BATCH_SIZE.observe(len(records))
                 in_flight[0] += 1
-                inflight.append(asyncio.ensure_future(_score_then_write(records, list(events), before)))
+                live_in_flight[0] += 1
+                inflight.append(asyncio.ensure_future(_live(records, list(events), before)))
                 while len(inflight) > 2 or (inflight and inflight[0].done()):
                     await inflight.popleft()
         finally:
             # A clean stop finishes what is in flight, so nothing scored is left unacked.
             while inflight:
                 await asyncio.shield(inflight.popleft())
+
+    @app.agent(history)
+    async def score_history(stream: faust.StreamT[bytes]) -> None:
+        # Below live news: a backfill batch starts only when no live batch is in flight, and
+        # backfill batches are small, so live news waits for at most one of them. The same
+        # processor, the same idempotent writes, acks after the write: N workers in the group
+        # share a backfill's partitions exactly as they share live news.
+        cfg = settings.stream
+        async for events in stream.noack_take(cfg.backfill_max_batch, within=cfg.max_wait_s):
+            while live_in_flight[0] > 0 and not app.should_stop:
+                await asyncio.sleep(0.02)
+            records = _records(events)
+            metrics.BATCH_SIZE.observe(len(records))
+            in_flight[0] += 1
+            await asyncio.shield(_score_then_write(records, list(events), None))
 
     guard = BrokerLossGuard(app, in_flight=lambda: in_flight[0], settle_s=2 * settings.stream.max_wait_s + 0.2)
 

@@ -1,12 +1,15 @@
-"""The shipped model meets the issue's bar on the deduplicated validation sets, as its card says.
+"""The shipped model meets its bars on every validation domain, as its card says.
 
-Recomputed here from the data in ``../shared/data`` (skipped where that folder is absent, and failed
-when it is absent under CI, where a skip would hide it), with the engine finsent runs by default, so
-a retrained or re-exported checkpoint cannot drift from its card.
+Recomputed here from the data in ``../shared/data`` through the shipped recipe's own data loading
+(the same deduplicated, split-by-text validation sets that selected the epoch), with the checkpoint
+loaded the way users load it. Skipped where the data folder is absent, failed when it is absent
+under CI, where a skip would hide it. So a retrained or re-exported checkpoint cannot drift from its
+card, and the default engine (the fast backend the worker runs) cannot drift from the fp32 reference.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from pathlib import Path
@@ -15,19 +18,21 @@ import pytest
 
 from finsent.model.classifier import load
 from finsent.model.engine import agreement, load_engine
-from finsent.model.evaluate import evaluate_file
+from finsent.model.evaluate import evaluate_examples
+from finsent.model.train import combined_domains, load_tasks, report_key
+from finsent.model.train_args import parse_args
 from finsent.settings import default_model_path
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-TRAIN = [DATA / "tfns-sentiment" / "train.csv", DATA / "tfn-topic" / "train.csv"]
-VALIDATION = {"sentiment": DATA / "tfns-sentiment" / "validation.csv", "topic": DATA / "tfn-topic" / "validation.csv"}
-
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT.parent / "shared" / "data"
+RECIPE = ROOT / "models" / "finsent-minilm.train.json"
+VALIDATION_FILES = {"sentiment": DATA / "tfns-sentiment" / "validation.csv", "topic": DATA / "tfn-topic" / "validation.csv"}
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _evaluation_data() -> None:
     """Skip without the data, except under CI (the CI variable set), where the data must be there."""
-    if all(p.is_file() for p in [*TRAIN, *VALIDATION.values()]):
+    if all(p.is_file() for p in VALIDATION_FILES.values()) and (DATA / "sentfin-headlines").is_dir():
         return
     if os.environ.get("CI"):
         pytest.fail(f"CI is set and the evaluation data is missing from {DATA}", pytrace=False)
@@ -39,24 +44,77 @@ def reference():
     return load(default_model_path(), device="cpu")
 
 
-def test_the_shipped_model_meets_the_bar_and_matches_its_card(reference) -> None:
-    card = json.loads((default_model_path() / "eval_results.json").read_text())
-    sentiment, dropped = evaluate_file(reference, VALIDATION["sentiment"], "sentiment", dedup_against_files=TRAIN)
-    topic, _ = evaluate_file(reference, VALIDATION["topic"], "topic", dedup_against_files=TRAIN)
-    assert dropped > 0 and sentiment.n == card["sentiment"]["n"]
-    assert sentiment.weighted_f1 >= 0.88  # FinBERT 0.733, GPT-4 0.808 on the same benchmark
-    assert topic.macro_f1 >= 0.85
-    # The card was computed at the training length (64 tokens), this at the serving length (128):
-    # a handful of long texts may change label.
-    assert sentiment.weighted_f1 == pytest.approx(card["sentiment"]["weighted_f1"], abs=2e-3)
-    assert topic.macro_f1 == pytest.approx(card["topic"]["macro_f1"], abs=2e-3)
+@pytest.fixture(scope="module")
+def tasks(monkeypatch_module):
+    # The recipe names its data relative to the repository root, as `make model` runs it.
+    monkeypatch_module.chdir(ROOT)
+    _, dargs, _ = parse_args(["--args-file", str(RECIPE)])
+    return load_tasks(dargs)
 
 
-def test_the_default_engine_agrees_with_fp32_on_99_percent_of_validation(reference) -> None:
-    import csv
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
 
-    with VALIDATION["sentiment"].open(encoding="utf-8") as fh:
+
+@pytest.fixture(scope="module")
+def card() -> dict:
+    return json.loads((default_model_path() / "config.json").read_text())["finsent"]
+
+
+@pytest.fixture(scope="module")
+def recomputed(reference, tasks) -> dict:
+    reports = {}
+    for t in tasks:
+        for domain, examples in (t.validation_sets or {t.primary_domain: t.validation}).items():
+            if examples:
+                reports[report_key(t, domain)] = evaluate_examples(reference, examples, t.name)
+        news = combined_domains({d: v for d, v in t.validation_sets.items() if d != t.primary_domain})
+        if len(news) > 2:
+            reports[f"{t.name}@news"] = evaluate_examples(reference, news["news"], t.name)
+    return reports
+
+
+def test_every_validation_figure_on_the_card_is_recomputed(recomputed, card) -> None:
+    evaluation = card["evaluation"]
+    assert set(recomputed) == set(evaluation)
+    for key, report in recomputed.items():
+        assert report.n == evaluation[key]["n"], key
+        assert report.weighted_f1 == pytest.approx(evaluation[key]["weighted_f1"], abs=2e-3), key
+        assert report.macro_f1 == pytest.approx(evaluation[key]["macro_f1"], abs=2e-3), key
+
+
+def test_the_shipped_model_meets_its_bars(recomputed) -> None:
+    # Tweets: never below model 1.1 (0.8815; FinBERT 0.733, GPT-4 0.808 on the same benchmark).
+    assert recomputed["sentiment"].weighted_f1 >= 0.8815
+    # News, all news validation sets together: FinBERT-class models reach 0.86-0.88 on such text.
+    news = recomputed["sentiment@news"]
+    assert news.weighted_f1 >= 0.85
+    positive = next(c for c in news.per_class if c.label == "positive")
+    assert positive.recall >= 0.80  # the defect that started it: positive news called neutral
+    assert recomputed["topic"].macro_f1 >= 0.85
+    if "entity_sentiment@news" in recomputed:
+        assert recomputed["entity_sentiment@news"].weighted_f1 >= 0.75
+
+
+def test_calibration_is_folded_into_the_heads_and_reported(card) -> None:
+    calibration = card["calibration"]
+    assert {"sentiment", "topic"} <= set(calibration)
+    for head, c in calibration.items():
+        assert c["folded"] and c["temperature"] > 0, head
+        for split, after in c["ece_after"].items():
+            assert 0 <= after <= 1, (head, split)
+        # Fitted on validation: there, scaling by the fitted temperature cannot make ECE much worse.
+        fitted = [k for k in c["ece_after"] if k.startswith("validation:")]
+        assert sum(c["ece_after"][k] for k in fitted) <= sum(c["ece_before"][k] for k in fitted) + 0.01, head
+
+
+@pytest.mark.parametrize("file", ["sentiment", "topic"])
+def test_the_default_engine_agrees_with_fp32_on_both_heads(reference, file: str) -> None:
+    with VALIDATION_FILES[file].open(encoding="utf-8") as fh:
         texts = [row["text"] for row in csv.DictReader(fh)]
     engine = load_engine(default_model_path(), device="cpu", precision="auto", runtime="auto")
     report = agreement(reference, engine, texts)
-    assert report.label_agreement["sentiment"] >= 0.99, (engine.runtime, engine.precision, report)
+    for head in ("sentiment", "topic"):
+        assert report.label_agreement[head] >= 0.99, (engine.runtime, engine.precision, head, report)
