@@ -133,8 +133,13 @@ def run_end_to_end(
     model_path: str,
     extra_env: dict[str, str] | None = None,
     timeout_s: float = 1800,
+    workers: int = 1,
 ) -> EndToEnd:
-    """Produce ``messages`` (at ``rate``/s or as fast as possible) through a real worker process into ``db_url``."""
+    """Produce ``messages`` (at ``rate``/s or as fast as possible) through real worker processes into ``db_url``.
+
+    ``workers`` processes join one consumer group and share the topic's partitions; memory is
+    sampled on the first.
+    """
     from finsent.kafka import ensure_topics
     from finsent.stream.broker import free_port
 
@@ -154,8 +159,13 @@ def run_end_to_end(
         "FINSENT_DATA_DIR": tempfile.mkdtemp(prefix="finsent-bench-"),
         **(extra_env or {}),
     }
-    log = open(Path(env["FINSENT_DATA_DIR"]) / "worker.log", "wb")
-    worker = subprocess.Popen([sys.executable, "-m", "finsent.cli", "worker"], env=env, stdout=log, stderr=log)
+    procs, ports = [], []
+    for i in range(workers):
+        log = open(Path(env["FINSENT_DATA_DIR"]) / f"worker-{i}.log", "wb")
+        each = {**env, "FINSENT_STREAM_WEB_PORT": str(free_port())} if i else env
+        ports.append(int(each["FINSENT_STREAM_WEB_PORT"]))
+        procs.append(subprocess.Popen([sys.executable, "-m", "finsent.cli", "worker"], env=each, stdout=log, stderr=log))
+    worker = procs[0]
     sampler = _RssSampler(worker.pid)
     sampler.start()
     warm_index = 0
@@ -163,19 +173,25 @@ def run_end_to_end(
         # Warm-up: the worker has joined its group and loaded the model once one row exists.
         base = _count(db_url)
         _produce(bootstrap, raw, [messages[0].model_copy(update={"id": f"warmup-{run}", "url": None})], None)
-        _wait(db_url, base + 1, worker, timeout_s=180)
+        _wait(db_url, base + 1, procs, timeout_s=180)
+        if workers > 1:
+            # One scored row proves one worker is up; the others must have joined too, and the
+            # group settled, or the run would time a rebalance.
+            _wait_ready(ports, procs, timeout_s=120)
         warm_index = len(sampler.samples)
         rss_start = sampler.samples[-1] if sampler.samples else 0.0
         started = datetime.now(timezone.utc)
         _produce(bootstrap, raw, messages, rate)
-        _wait(db_url, base + 1 + len(messages), worker, timeout_s=timeout_s)
+        _wait(db_url, base + 1 + len(messages), procs, timeout_s=timeout_s)
     finally:
         sampler.stop.set()
-        worker.terminate()
-        try:
-            worker.wait(60)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
     ids = [m.id for m in messages]
     engine = create_engine(db_url)
     with engine.connect() as conn:
@@ -208,15 +224,38 @@ def run_end_to_end(
     )
 
 
-def _wait(db_url: str, target: int, worker: subprocess.Popen[bytes], *, timeout_s: float) -> None:
+def _wait(db_url: str, target: int, workers: Sequence[subprocess.Popen[bytes]], *, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if _count(db_url) >= target:
             return
-        if worker.poll() is not None:
-            raise RuntimeError(f"worker exited with {worker.returncode}")
+        for worker in workers:
+            if worker.poll() is not None:
+                raise RuntimeError(f"worker exited with {worker.returncode}")
         time.sleep(0.5)  # a count(*) per poll: keep the bench's own load on the database small
     raise TimeoutError(f"{target} rows not reached in {timeout_s}s")
+
+
+def _wait_ready(ports: Sequence[int], workers: Sequence[subprocess.Popen[bytes]], *, timeout_s: float) -> None:
+    """Until every worker's /readyz answers 200 (in the group, partitions assigned, not rebalancing)."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    pending = list(ports)
+    while pending and time.monotonic() < deadline:
+        for port in list(pending):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as answer:
+                    if answer.status == 200:
+                        pending.remove(port)
+            except (urllib.error.URLError, OSError):
+                pass
+        if any(w.poll() is not None for w in workers):
+            raise RuntimeError("a worker exited while the group formed")
+        time.sleep(0.5)
+    if pending:
+        raise TimeoutError(f"workers on ports {pending} not ready in {timeout_s}s")
 
 
 def summarise_rss(samples: Sequence[float]) -> dict[str, float]:

@@ -41,6 +41,7 @@ def run_throughput(
     pg_admin_url: str = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
     end_to_end: bool = True,
     repeat: int = 1,
+    scale_out: bool = False,
     child_env: Callable[[Mapping[str, str]], dict[str, str]] = dict,
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
@@ -111,6 +112,16 @@ def run_throughput(
                 half = run_end_to_end(settings, bootstrap=broker.bootstrap, db_url=db_url,
                                       messages=corpus[: max(200, min(messages, int(half_rate * 30)))],
                                       rate=half_rate, model_path=model_path, extra_env=env)
+            if scale_out:
+                # The same cores, spent two ways: one worker with two inference threads, or two
+                # workers in one group with one thread each (partitions shared between them).
+                for key, workers, threads in (("scale_1x2", 1, 2), ("scale_2x1", 2, 1)):
+                    progress(f"end to end, {workers} worker(s) x {threads} thread(s), {messages} messages...")
+                    with temporary_database(pg_admin_url) as db_url:
+                        run = run_end_to_end(settings, bootstrap=broker.bootstrap, db_url=db_url,
+                                             messages=corpus[:messages], rate=None, model_path=model_path,
+                                             extra_env={**env, "FINSENT_MODEL_THREADS": str(threads)}, workers=workers)
+                    report[key] = as_dict(run)
         report["end_to_end_full"] = as_dict(full)
         report["end_to_end_half"] = as_dict(half)
         report["end_to_end_vs_engine"] = full.throughput / report["engine_texts_per_s"]
@@ -142,7 +153,12 @@ def format_report(r: dict[str, Any]) -> str:
         if f"{name}_texts_per_s" in r:
             rate = r[f"{name}_texts_per_s"]
             lines.append(f"{label:<40}{rate:>12.0f}{rate / naive:>10.1f}{_spread(r, name)}")
-    for key, label in (("end_to_end_full", "end to end, full speed"), ("end_to_end_half", "end to end, half load")):
+    for key, label in (
+        ("end_to_end_full", "end to end, full speed"),
+        ("end_to_end_half", "end to end, half load"),
+        ("scale_1x2", "end to end, 1 worker x 2 threads"),
+        ("scale_2x1", "end to end, 2 workers x 1 thread"),
+    ):
         if key in r:
             e = r[key]
             lines.append(f"{label:<40}{e['throughput']:>12.0f}{e['throughput'] / naive:>10.1f}"

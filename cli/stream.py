@@ -104,6 +104,9 @@ def bench(
         str, typer.Option(help="PostgreSQL server URL; a temporary database is created there and dropped.")
     ] = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
     end_to_end: Annotated[bool, typer.Option(help="Run the broker + worker + PostgreSQL part.")] = True,
+    scale_out: Annotated[
+        bool, typer.Option(help="Also compare 1 worker x 2 threads with 2 workers x 1 thread, end to end.")
+    ] = False,
     repeat: Annotated[
         int, typer.Option(min=1, help="Measure each rate N times, interleaved; report the median and min..max.")
     ] = 1,
@@ -136,6 +139,7 @@ def bench(
         pg_admin_url=pg_admin_url,
         end_to_end=end_to_end,
         repeat=repeat,
+        scale_out=scale_out,
         child_env=invocation.child_env,
         progress=lambda line: typer.echo(line, err=True),
     )

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, func, select
 
 from finsent.bench.common import percentile, temporary_database
 from finsent.bench.end_to_end import bench_texts, run_end_to_end, summarise_rss
 from finsent.settings import Settings
 from finsent.stream.broker import EmbeddedBroker
+from finsent.tables import Score
 from tests.utils.database import ADMIN_URL
 
 
@@ -37,3 +39,17 @@ def test_end_to_end_run_counts_every_message(broker: EmbeddedBroker, tiny_model_
         )  # fmt: skip
     assert result.messages == 200
     assert result.throughput > 0 and 0 < result.latency_ms_p50 <= result.latency_ms_p95 <= result.latency_ms_p99
+
+
+def test_two_workers_in_one_group_share_the_run(broker: EmbeddedBroker, tiny_model_path: Path) -> None:
+    with temporary_database(ADMIN_URL) as db_url:
+        result = run_end_to_end(
+            Settings(), bootstrap=broker.bootstrap, db_url=db_url, messages=bench_texts(300),
+            rate=None, model_path=str(tiny_model_path), timeout_s=300, workers=2,
+            extra_env={"FINSENT_MODEL_THREADS": "1"},
+        )  # fmt: skip
+        engine = create_engine(db_url)
+        with engine.connect() as conn:
+            scores = conn.execute(select(func.count()).select_from(Score)).scalar()
+        engine.dispose()
+    assert result.messages == 300 and scores == 301  # the run's messages plus the warm-up one
