@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from finsent.model.graph_io import TupleOutputs, installed
 from finsent.model.precision import int8_target, weights_fingerprint
 
 __all__ = ["OnnxModule", "available", "build_session", "export_onnx"]
@@ -32,24 +33,7 @@ _RECIPE = "opset17-bert-eager-masked-v3"  # part of the cache key: change it whe
 
 
 def available() -> bool:
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-class _Outputs(nn.Module):
-    """The multi-task module with positional inputs and a tuple of outputs, as the exporter wants."""
-
-    def __init__(self, module: nn.Module, tasks: Sequence[str]) -> None:
-        super().__init__()
-        self.module = module
-        self.tasks = list(tasks)
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        out = self.module(input_ids=input_ids, attention_mask=attention_mask)
-        return tuple(out[t] for t in self.tasks)
+    return installed("onnxruntime")
 
 
 def _encoder_config(module: nn.Module) -> tuple[int, int]:
@@ -163,7 +147,7 @@ def _export(module: nn.Module, tasks: Sequence[str], path: Path) -> None:
 
 def _trace(module: nn.Module, tasks: Sequence[str], path: Path, ids: torch.Tensor, mask: torch.Tensor, axes: dict) -> None:
     torch.onnx.export(
-        _Outputs(module, tasks),
+        TupleOutputs(module, tasks),
         (ids, mask),
         str(path),
         input_names=["input_ids", "attention_mask"],

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from finsent.model.graph_io import TupleOutputs, installed
 from finsent.model.precision import weights_fingerprint
 
 __all__ = ["OPENVINO_PRECISIONS", "OpenVinoModule", "available", "compile_ir", "convert_ir"]
@@ -35,24 +36,7 @@ _RECIPE = "ov-ir-dynamic-v1"  # part of the cache key: change it when the conver
 
 
 def available() -> bool:
-    try:
-        import openvino  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-class _Outputs(nn.Module):
-    """The multi-task module with positional inputs and a tuple of outputs, as the converter wants."""
-
-    def __init__(self, module: nn.Module, tasks: Sequence[str]) -> None:
-        super().__init__()
-        self.module = module
-        self.tasks = list(tasks)
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        out = self.module(input_ids=input_ids, attention_mask=attention_mask)
-        return tuple(out[t] for t in self.tasks)
+    return installed("openvino")
 
 
 def convert_ir(module: nn.Module, tasks: Sequence[str], cache_dir: str | Path) -> Path:
@@ -77,7 +61,7 @@ def convert_ir(module: nn.Module, tasks: Sequence[str], cache_dir: str | Path) -
         # checked against PyTorch by the engine's agreement tests.
         warnings.simplefilter("ignore")
         graph = ov.convert_model(
-            _Outputs(fp32, tasks),
+            TupleOutputs(fp32, tasks),
             example_input=(ids, mask),
             input=[("input_ids", [-1, -1], ov.Type.i64), ("attention_mask", [-1, -1], ov.Type.i64)],
         )
