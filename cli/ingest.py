@@ -68,6 +68,7 @@ def replay_command(
 
     from finsent.ingest.producer import Publisher
     from finsent.ingest.replay import replay
+    from finsent.tickers import TickerMatcher
 
     settings = settings_of(ctx)
     bootstrap = _bootstrap(settings)
@@ -76,7 +77,10 @@ def replay_command(
     except KafkaError:
         raise _no_broker(bootstrap) from None
     try:
-        report = replay(path, publisher, raw=raw, default_source=source, fields=_fields(field), limit=limit)
+        report = replay(
+            path, publisher, raw=raw, default_source=source, fields=_fields(field), limit=limit,
+            matcher=TickerMatcher.from_settings(settings.tickers),
+        )  # fmt: skip
     finally:
         publisher.close()
     for example in report.examples:
@@ -192,6 +196,7 @@ def run_command(
     from finsent.ingest.runner import Ingestor
     from finsent.ingest.scheduler import run_until_stopped, stop_on_signals
     from finsent.ingest.state import IngestState
+    from finsent.tickers import TickerMatcher
 
     settings = settings_of(ctx)
     path = sources or (Path(settings.ingest.sources_file) if settings.ingest.sources_file else None)
@@ -231,6 +236,7 @@ def run_command(
             user_agent=settings.ingest.user_agent,
             simulator_rate=settings.ingest.simulator_rate,
             stop=stop,
+            matcher=TickerMatcher.from_settings(settings.tickers),
         )
     except (ConfigError, ValueError, OSError) as exc:  # e.g. a simulator source's scenario file
         publisher.close()
@@ -319,6 +325,8 @@ def backfill_command(
     from finsent.db import make_engine, make_sessionmaker
     from finsent.ingest.backfill import BackfillError, BackfillOptions, backfill_files, rescore_documents
     from finsent.model.engine import load_engine_from_settings
+    from finsent.stories import StoryOptions
+    from finsent.tickers import TickerMatcher
 
     if rescore == (path is not None):
         raise typer.BadParameter("give either PATH or --rescore")
@@ -339,6 +347,8 @@ def backfill_command(
         since=_when(since),
         until=_when(until),
         source=source if rescore else None,
+        matcher=TickerMatcher.from_settings(settings.tickers),
+        stories=StoryOptions.from_settings(settings.stories),
     )
     try:
         if rescore:
