@@ -155,3 +155,23 @@ def test_a_ticker_scope_counts_that_tickers_own_sentiment(db_url: str) -> None:
         rebuild_rollups(s, model_version="v1", since=T0, until=T0 + timedelta(hours=1), count="stories")
     engine.dispose()
     assert rollups(db_url) == got
+
+
+def test_rebuild_rollups_command_recounts_history_as_the_setting_says(db_url: str, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from finsent.cli import app
+
+    write(db_url, [scored(i, source, text, minutes=i) for i, (source, text) in enumerate(COPIES)])
+    assert rollups(db_url)[("all", "*")] == Counter(negative=1, duplicates=3)
+    monkeypatch.setenv("FINSENT_DATABASE_URL", db_url)
+    args = ["db", "rebuild-rollups", "--model-version", "v1", "--since", T0.isoformat(),
+            "--until", (T0 + timedelta(hours=1)).isoformat()]  # fmt: skip
+    monkeypatch.setenv("FINSENT_STORIES_COUNT", "documents")
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "counting documents" in result.output
+    assert rollups(db_url)[("all", "*")] == Counter(negative=4)
+    monkeypatch.setenv("FINSENT_STORIES_COUNT", "stories")
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert rollups(db_url)[("all", "*")] == Counter(negative=1, duplicates=3)
