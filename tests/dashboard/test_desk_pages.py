@@ -84,3 +84,9 @@ def test_a_headline_is_explained_corrected_and_counted_on_the_model_page(make_ap
     # AppTest keys only selectable tables: this one is found by its columns.
     feedback = next(d.value for d in at.dataframe if "reviewed" in d.value.columns)
     assert feedback.to_dict("records") == [{"version": MAIN_VERSION, "reviewed": 1, "corrected": 1, "rate": 1.0}]
+
+
+def test_stories_page_before_anything_is_stored(make_app: MakeApp, sqlite_url: str) -> None:
+    at = make_app(sqlite_url, page="views/stories.py")
+    _no_errors(at)
+    assert any("No story has more than one copy" in i.value for i in at.info)
