@@ -50,3 +50,24 @@ def test_explain_prints_the_same_as_json(shipped) -> None:
     direct = explain(shipped, text)
     assert out["model_version"] == shipped.version and out["label"] == direct.label
     assert out["top"] == [a.token for a in direct.top(3)]
+
+
+def test_explain_a_stored_document_by_its_id(shipped, sqlite_url: str, monkeypatch) -> None:
+    from datetime import datetime, timezone
+
+    from finsent.db import make_engine, make_sessionmaker, session_scope
+    from finsent.messages import ScoredMessage
+    from finsent.store import write_scored
+
+    doc = ScoredMessage(id="doc-1", source="wire", title=HEADLINES[1][0], published_at=datetime(2026, 11, 2, tzinfo=timezone.utc),
+                        model_version="v1", sentiment="negative", sentiment_score=0.9)  # fmt: skip
+    engine = make_engine(sqlite_url)
+    with session_scope(make_sessionmaker(engine)) as s:
+        write_scored(s, [doc])
+    engine.dispose()
+    monkeypatch.setenv("FINSENT_DATABASE_URL", sqlite_url)
+    result = CliRunner().invoke(app, ["explain", "doc-1"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["document_id"] == "doc-1" and out["text"] == HEADLINES[1][0] and out["label"] == "negative"
+    assert CliRunner().invoke(app, ["explain", "nope"]).exit_code != 0
