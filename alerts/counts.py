@@ -5,8 +5,9 @@ hours, summed from an in-process cache of hourly sums and kept as running totals
 reads a window's worth of rollup rows however long the baseline is.
 
 The cache stays exact when messages arrive late: every stored score increments the ``all``
-scope of its minute (``finsent.store.scope_keys``), so an hour whose ``all`` total changed is
-an hour that changed, and it is summed again. One index-only query per cycle (the ``all``
+scope of its minute (``finsent.store.scope_keys``), as a sentiment or, counting stories, as a
+copy in ``duplicates``, so an hour whose ``all`` total changed is an hour that changed, and it
+is summed again. One index-only query per cycle (the ``all``
 scope's hourly totals over the baselines, on ``ix_rollups_all_scope_counts``) finds those
 hours. ``rebuild_rollups`` can rewrite per-scope counts without changing a total; call
 ``clear()`` (or restart ``finsent alerts run``) after using it.
@@ -215,7 +216,8 @@ class RollupReader:
         hour = _hour_column(session)
         lo, hi = hour_start(needed[0]), hour_start(needed[-1] + 1)
         totals_query = (
-            select(hour, func.sum(_R.negative + _R.neutral + _R.positive))
+            # Every stored document adds one here, counted or a copy of a story counted already.
+            select(hour, func.sum(_R.negative + _R.neutral + _R.positive + _R.duplicates))
             .where(_R.model_version == model_version, _R.scope_kind == "all", _R.minute >= lo, _R.minute < hi)
             .group_by(hour)
         )
@@ -228,18 +230,18 @@ class RollupReader:
         fresh = {h: _Hour(all_total=0, by_scope={}) for h in stale}
         ranges = _merge(Span(hour_start(h), hour_start(h + 1)) for h in stale)
         query = (
-            select(hour, _R.scope_kind, _R.scope, *(func.sum(_R[s]) for s in SENTIMENT_LABELS))
+            select(hour, _R.scope_kind, _R.scope, *(func.sum(_R[s]) for s in SENTIMENT_LABELS), func.sum(_R.duplicates))
             .where(_R.model_version == model_version, _in_spans(ranges))
             .group_by(hour, _R.scope_kind, _R.scope)
         )
-        for h, kind, scope, neg, neu, pos in session.execute(query):
+        for h, kind, scope, neg, neu, pos, dups in session.execute(query):
             counts = (int(neg or 0), int(neu or 0), int(pos or 0))
             entry = fresh[int(h)]
             entry.by_scope[(str(kind), str(scope))] = counts
             if kind == "all":
                 # The total from the same snapshot as the per-scope sums: a write racing this
                 # query shows up as a changed total next cycle, never as a silently stale hour.
-                entry.all_total = sum(counts)
+                entry.all_total = sum(counts) + int(dups or 0)
         for h, entry in fresh.items():
             previous = self._hours.get(h)
             for r, running in self._ranges.items():

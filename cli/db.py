@@ -1,4 +1,4 @@
-"""``finsent db``: schema migrations."""
+"""``finsent db``: schema migrations, retention, recounting rollups."""
 
 from __future__ import annotations
 
@@ -63,6 +63,39 @@ def purge(ctx: typer.Context) -> None:
     typer.echo(
         f"partitions created: {len(report.created)}, dropped: {', '.join(report.dropped) or 'none'}; rows deleted: {deleted}"
     )
+
+
+@db_app.command("rebuild-rollups")
+def rebuild(
+    ctx: typer.Context,
+    model_version: Annotated[str, typer.Option(help="The model version whose rollups to recount.")],
+    since: Annotated[str, typer.Option(help="Start (ISO, UTC), inclusive.")],
+    until: Annotated[str, typer.Option(help="End (ISO, UTC), exclusive.")],
+) -> None:
+    """Recount one model version's rollups over [SINCE, UNTIL) from the scores, as FINSENT_STORIES_COUNT says.
+
+    After changing FINSENT_STORIES_COUNT (stories or documents), history keeps its old count until this runs.
+    Restart `finsent alerts run` afterwards: its cache of hourly sums is rebuilt on start.
+    """
+    from datetime import UTC, datetime
+
+    from finsent.db import make_engine, make_sessionmaker, session_scope
+    from finsent.store import rebuild_rollups
+
+    def when(value: str) -> datetime:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+    settings = settings_of(ctx)
+    engine = make_engine(settings.database)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            rows = rebuild_rollups(
+                session, model_version=model_version, since=when(since), until=when(until), count=settings.stories.count
+            )
+    finally:
+        engine.dispose()
+    typer.echo(f"{rows} minute rollup rows rewritten, counting {settings.stories.count}")
 
 
 def register(app: typer.Typer) -> None:

@@ -83,6 +83,7 @@ def _publish_files(
 
     from finsent.ingest.producer import Publisher
     from finsent.ingest.replay import replay
+    from finsent.tickers import TickerMatcher
 
     bootstrap = _bootstrap(settings)
     try:
@@ -90,7 +91,10 @@ def _publish_files(
     except KafkaError:
         raise _no_broker(bootstrap) from None
     try:
-        report = replay(path, publisher, raw=raw, default_source=source, fields=fields, limit=limit)
+        report = replay(
+            path, publisher, raw=raw, default_source=source, fields=fields, limit=limit,
+            matcher=TickerMatcher.from_settings(settings.tickers),
+        )  # fmt: skip
     finally:
         publisher.close()
     for example in report.examples:
@@ -206,6 +210,7 @@ def run_command(
     from finsent.ingest.runner import Ingestor
     from finsent.ingest.scheduler import run_until_stopped, stop_on_signals
     from finsent.ingest.state import IngestState
+    from finsent.tickers import TickerMatcher
 
     settings = settings_of(ctx)
     path = sources or (Path(settings.ingest.sources_file) if settings.ingest.sources_file else None)
@@ -245,6 +250,7 @@ def run_command(
             user_agent=settings.ingest.user_agent,
             simulator_rate=settings.ingest.simulator_rate,
             stop=stop,
+            matcher=TickerMatcher.from_settings(settings.tickers),
         )
     except (ConfigError, ValueError, OSError) as exc:  # e.g. a simulator source's scenario file
         publisher.close()
@@ -350,6 +356,8 @@ def backfill_command(
     from finsent.db import make_engine, make_sessionmaker
     from finsent.ingest.backfill import BackfillError, BackfillOptions, backfill_files, rescore_documents
     from finsent.model.engine import load_engine_from_settings
+    from finsent.stories import StoryOptions
+    from finsent.tickers import TickerMatcher
 
     if rescore == (path is not None):
         raise typer.BadParameter("give either PATH or --rescore")
@@ -370,6 +378,8 @@ def backfill_command(
         since=_when(since),
         until=_when(until),
         source=source if rescore else None,
+        matcher=TickerMatcher.from_settings(settings.tickers),
+        stories=StoryOptions.from_settings(settings.stories),
     )
     try:
         if rescore:

@@ -27,6 +27,7 @@ pages = [
     overview,
     topics,
     st.Page("views/headlines.py", title="Headlines", icon=":material/article:", url_path="headlines"),
+    st.Page("views/stories.py", title="Stories", icon=":material/content_copy:", url_path="stories"),
     st.Page("views/alerts.py", title="Alerts", icon=":material/notifications:", url_path="alerts"),
     st.Page("views/model.py", title="Model", icon=":material/model_training:", url_path="model"),
 ]

@@ -156,6 +156,9 @@ class ScoredMessage(NewsMessage):
     topic_score: float | None = None
     probabilities: dict[str, dict[str, float]] = Field(default_factory=dict)
     scored_at: datetime = Field(default_factory=utcnow)
+    # Each ticker's own sentiment when the text names several: {ticker: {sentiment, score, method}},
+    # method "entity" (the model's entity head) or "sentence" (the text's sentiment stands in).
+    ticker_sentiments: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 class DeadLetter(BaseModel):

@@ -14,6 +14,7 @@ dashboard's script) and pass it down; logic never reads the environment itself.
 from __future__ import annotations
 
 import os
+import re
 from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
@@ -36,7 +37,9 @@ __all__ = [
     "ModelSettings",
     "RetentionSettings",
     "Settings",
+    "StorySettings",
     "StreamSettings",
+    "TickerSettings",
     "default_model_path",
     "get_settings",
     "load_settings",
@@ -238,6 +241,40 @@ class IngestSettings(_Section):
     )
 
 
+class TickerSettings(_Section):
+    """Which tickers a text is about: cashtags, plus a watchlist of names, on every path a text takes in."""
+
+    watchlist: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Ticker -> company names and aliases, e.g. {\"TATAMOTORS\": [\"Tata Motors\"]}. Used by the "
+        "worker, replay, backfill and ingest run (a sources file's own watchlist is added to it).",
+    )
+    match_symbols: bool = Field(default=True, description="Also match bare watchlist symbols (AAPL) in text.")
+
+    @field_validator("watchlist")
+    @classmethod
+    def _symbols(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        bad = [t for t in value if not re.match(r"^\$?[A-Za-z][A-Za-z0-9.\-]{0,9}$", t)]
+        if bad:
+            raise ValueError(f"not ticker symbols: {bad}")
+        return value
+
+
+class StorySettings(_Section):
+    """Near-duplicate stories: one wire story republished by many outlets counts once."""
+
+    count: Literal["stories", "documents"] = Field(
+        default="stories",
+        description="What rollups and so alert rates count: each story once per scope, or every document. "
+        "Applies to what is written from now on; `finsent db rebuild-rollups` recounts history.",
+    )
+    window_h: float = Field(default=48.0, gt=0, description="Copies published further apart are other stories.")
+    threshold: float = Field(
+        default=0.4, gt=0, lt=1, description="Least estimated Jaccard similarity of word shingles for a copy."
+    )
+    num_perm: int = Field(default=64, ge=16, le=512, description="MinHash permutations (signature length).")
+
+
 class AlertSettings(_Section):
     """Spike detection and notification."""
 
@@ -318,6 +355,8 @@ class Settings(BaseSettings):
     stream: StreamSettings = StreamSettings()
     ingest: IngestSettings = IngestSettings()
     alerts: AlertSettings = AlertSettings()
+    tickers: TickerSettings = TickerSettings()
+    stories: StorySettings = StorySettings()
     retention: RetentionSettings = RetentionSettings()
     dashboard: DashboardSettings = DashboardSettings()
 

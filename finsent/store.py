@@ -5,6 +5,12 @@ One call writes one micro-batch in one transaction: documents (first arrival win
 were new, into ``rollups`` (per minute) and ``rollups_hourly`` (the same counts per hour).
 Replaying a batch therefore changes nothing, which is what makes at-least-once delivery from
 Kafka safe.
+
+Given ``StoryOptions`` (the worker and backfill pass the configured ones), each new document is
+also matched against the stories of the window around it (``finsent.stories``) and stored with
+its story id, and a story counts once per scope: the first stored copy of a story in a scope
+adds its sentiment there, later copies add to ``duplicates`` (``count = "stories"``). A ticker
+scope counts the ticker's own sentiment when the score carries one (``ticker_sentiments``).
 """
 
 from __future__ import annotations
@@ -13,28 +19,36 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, Insert, Table, func, literal_column, select
+import numpy as np
+from sqlalchemy import Connection, Insert, Table, bindparam, func, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from finsent.messages import SENTIMENT_LABELS, ScoredMessage, utcnow
-from finsent.tables import Document, HourlyRollup, Rollup, Score, UTCDateTime
+from finsent.stories import StoryOptions, band_keys, from_bytes, signature, similarity, to_bytes
+from finsent.tables import Document, HourlyRollup, Rollup, Score, StoryBand, StoryScope, UTCDateTime
 from finsent.timegrid import HOUR, MINUTE, ceil_time, floor_time
 
 __all__ = [
+    "ROLLUP_COUNTS",
     "RollupKey",
     "WriteResult",
     "hourly_deltas",
     "rebuild_rollups",
     "rollup_deltas",
     "scope_keys",
+    "scope_sentiment",
     "upsert_rollups",
     "write_scored",
 ]
 
 RollupKey = tuple[str, str, str, datetime]  # model_version, scope_kind, scope, minute (or hour)
+# The counters of a rollup row: the sentiments counted, and the copies of stories counted already.
+ROLLUP_COUNTS: tuple[str, ...] = (*SENTIMENT_LABELS, "duplicates")
+_ID_CHUNK = 900  # SQLite caps bound parameters per statement
 
 
 @dataclass(frozen=True)
@@ -59,13 +73,32 @@ def scope_keys(*, source: str, topic: str | None, tickers: Iterable[str]) -> lis
     return keys
 
 
-def rollup_deltas(rows: Iterable[ScoredMessage]) -> dict[RollupKey, Counter[str]]:
-    """Per-minute sentiment count increments for a set of newly stored scores."""
+def scope_sentiment(kind: str, scope: str, sentiment: str, ticker_sentiments: dict[str, Any] | None) -> str:
+    """The sentiment a document counts in one scope: a ticker's own when the score has it, else the text's."""
+    if kind == "ticker" and ticker_sentiments:
+        own = ticker_sentiments.get(scope)
+        if own and own.get("sentiment") in SENTIMENT_LABELS:
+            return str(own["sentiment"])
+    return sentiment
+
+
+def rollup_deltas(
+    rows: Iterable[ScoredMessage], counted: set[tuple[str, str, str, str]] | None = None
+) -> dict[RollupKey, Counter[str]]:
+    """Per-minute count increments for a set of newly stored scores.
+
+    ``counted`` (counting stories): the (document id, model version, scope_kind, scope) that count
+    a story; every other scope of a document adds to ``duplicates`` instead. None counts documents.
+    """
     deltas: dict[RollupKey, Counter[str]] = {}
     for row in rows:
         minute = row.published_at.replace(second=0, microsecond=0)
         for kind, scope in scope_keys(source=row.source, topic=row.topic, tickers=row.tickers):
-            deltas.setdefault((row.model_version, kind, scope, minute), Counter())[row.sentiment] += 1
+            if counted is None or (row.id, row.model_version, kind, scope) in counted:
+                what = scope_sentiment(kind, scope, row.sentiment, row.ticker_sentiments)
+            else:
+                what = "duplicates"
+            deltas.setdefault((row.model_version, kind, scope, minute), Counter())[what] += 1
     return deltas
 
 
@@ -102,6 +135,9 @@ def _upsert(
     """Add signed counts into one rollup table, keyed on (version, scope_kind, scope, ``time_column``)."""
     if not deltas:
         return
+    # Only counting stories makes duplicates; leaving the column out otherwise keeps this statement
+    # what it was before migration desk_0005 (the migration tests write through it at older schemas).
+    columns = ROLLUP_COUNTS if any(c.get("duplicates") for c in deltas.values()) else SENTIMENT_LABELS
     # Sorted keys: concurrent workers lock rollup rows in the same order, so they cannot deadlock.
     rows = [
         {
@@ -109,7 +145,7 @@ def _upsert(
             "scope_kind": key[1],
             "scope": key[2],
             time_column: key[3],
-            **{s: sign * counts.get(s, 0) for s in SENTIMENT_LABELS},
+            **{s: sign * counts.get(s, 0) for s in columns},
         }
         for key, counts in sorted(deltas.items())
     ]
@@ -118,13 +154,20 @@ def _upsert(
     stmt = _insert(conn, table)
     stmt = stmt.on_conflict_do_update(
         index_elements=["model_version", "scope_kind", "scope", time_column],
-        set_={s: table.c[s] + stmt.excluded[s] for s in SENTIMENT_LABELS},
+        set_={s: table.c[s] + stmt.excluded[s] for s in columns},
     )
     conn.execute(stmt, rows)
 
 
-def write_scored(session: Session, items: Sequence[ScoredMessage]) -> WriteResult:
-    """Store a batch idempotently; the caller's transaction commits it."""
+def write_scored(
+    session: Session, items: Sequence[ScoredMessage], *, stories: StoryOptions | None = None
+) -> WriteResult:
+    """Store a batch idempotently; the caller's transaction commits it.
+
+    ``stories`` None: no story matching, every document is its own story and counts (as before
+    stories existed). Otherwise new documents join the stories of their copies, and with
+    ``stories.count == "stories"`` each story counts once per scope.
+    """
     if not items:
         return WriteResult(0, 0)
     conn = session.connection()
@@ -138,6 +181,7 @@ def write_scored(session: Session, items: Sequence[ScoredMessage]) -> WriteResul
             conflicts.append(item)
             continue
         unique.setdefault((item.id, item.model_version), item)
+    assigned = _assign_stories(conn, list(documents.values()), stories) if stories is not None else {}
     doc_rows = [
         {
             "id": d.id,
@@ -154,6 +198,11 @@ def write_scored(session: Session, items: Sequence[ScoredMessage]) -> WriteResul
         }
         for d in sorted(documents.values(), key=lambda d: d.id)
     ]
+    if stories is not None:  # without stories the row is what it was before migration desk_0005
+        for row in doc_rows:
+            story = assigned.get(row["id"])
+            row["story_id"] = story[0] if story else None
+            row["story_signature"] = to_bytes(story[1]) if story else None
     doc_stmt = _insert(conn, Document.__table__).on_conflict_do_nothing(index_elements=["id"])
     new_ids = {row.id for row in conn.execute(doc_stmt.returning(Document.__table__.c.id), doc_rows)}
     known = [doc_id for doc_id in documents if doc_id not in new_ids]
@@ -179,6 +228,9 @@ def write_scored(session: Session, items: Sequence[ScoredMessage]) -> WriteResul
         }
         for s in sorted(batch, key=lambda s: (s.id, s.model_version))
     ]
+    if any(s.ticker_sentiments for s in batch):
+        for row, s in zip(score_rows, sorted(batch, key=lambda s: (s.id, s.model_version)), strict=True):
+            row["ticker_sentiments"] = s.ticker_sentiments or None
     score_table = Score.__table__
     score_stmt = (
         _insert(conn, score_table)
@@ -188,8 +240,121 @@ def write_scored(session: Session, items: Sequence[ScoredMessage]) -> WriteResul
     if score_rows:
         inserted.update((r.document_id, r.model_version) for r in conn.execute(score_stmt, score_rows))
 
-    upsert_rollups(conn, rollup_deltas(unique[k] for k in inserted))
+    if stories is not None:
+        _store_bands(conn, {i: assigned[i] for i in new_ids if i in assigned}, documents)
+        counted = _count_stories(conn, [unique[k] for k in sorted(inserted)])
+        upsert_rollups(conn, rollup_deltas((unique[k] for k in inserted), counted if stories.count == "stories" else None))
+    else:
+        upsert_rollups(conn, rollup_deltas(unique[k] for k in inserted))
     return WriteResult(documents=len(new_ids), scores=len(inserted), conflicts=tuple(conflicts))
+
+
+Assignment = tuple[str, np.ndarray, list[int]]  # story id, signature, band keys
+
+
+def _assign_stories(
+    conn: Connection, docs: Sequence[ScoredMessage], options: StoryOptions
+) -> dict[str, Assignment]:
+    """Each document's story: the story of its most similar copy within the window, else its own id.
+
+    Copies are looked for among the stored documents (by LSH band) and the batch's earlier
+    documents, in publication order, so ten copies in one batch make one story.
+    """
+    bands, rows = options.bands
+    prepared = []
+    for d in sorted(docs, key=lambda d: (d.published_at, d.id)):
+        sig = signature(d.text, options.num_perm)
+        prepared.append((d, sig, band_keys(sig, bands, rows)))
+    if not prepared:
+        return {}
+    lo = prepared[0][0].published_at - options.window
+    hi = prepared[-1][0].published_at + options.window
+    stored = _candidates(conn, sorted({k for _, _, keys in prepared for k in keys}), lo, hi)
+    in_batch: dict[int, list[tuple[str, str, np.ndarray, datetime]]] = {}
+    out: dict[str, Assignment] = {}
+    for d, sig, keys in prepared:
+        best: tuple[float, str] | None = None
+        seen: set[str] = set()
+        for key in keys:
+            for other_id, story_id, other_sig, at in [*stored.get(key, ()), *in_batch.get(key, ())]:
+                if other_id == d.id or other_id in seen or abs(at - d.published_at) > options.window:
+                    continue
+                seen.add(other_id)
+                score = similarity(sig, other_sig)
+                if score >= options.threshold and (best is None or score > best[0]):
+                    best = (score, story_id)
+        story = best[1] if best is not None else d.id
+        out[d.id] = (story, sig, keys)
+        for key in keys:
+            in_batch.setdefault(key, []).append((d.id, story, sig, d.published_at))
+    return out
+
+
+def _candidates(
+    conn: Connection, keys: Sequence[int], lo: datetime, hi: datetime
+) -> dict[int, list[tuple[str, str, np.ndarray, datetime]]]:
+    """Stored documents sharing a band with ``keys`` and published in [lo, hi], by band."""
+    bands, docs = StoryBand.__table__, Document.__table__
+    query = (
+        select(bands.c.band, docs.c.id, docs.c.story_id, docs.c.story_signature, docs.c.published_at)
+        .join(docs, docs.c.id == bands.c.document_id)
+        .where(
+            bands.c.band.in_(bindparam("keys", expanding=True)),
+            bands.c.published_at >= lo,
+            bands.c.published_at <= hi,
+            docs.c.story_signature.is_not(None),
+        )
+    )
+    found: dict[int, list[tuple[str, str, np.ndarray, datetime]]] = {}
+    for start in range(0, len(keys), _ID_CHUNK):
+        for band, doc_id, story_id, raw, at in conn.execute(query, {"keys": list(keys[start : start + _ID_CHUNK])}):
+            found.setdefault(band, []).append((doc_id, story_id or doc_id, from_bytes(raw), at))
+    return found
+
+
+def _store_bands(conn: Connection, assigned: dict[str, Assignment], documents: dict[str, ScoredMessage]) -> None:
+    rows = [
+        {"band": key, "document_id": doc_id, "published_at": documents[doc_id].published_at}
+        for doc_id, (_, _, keys) in sorted(assigned.items())
+        for key in dict.fromkeys(keys)
+    ]
+    if rows:
+        # RETURNING makes this one multi-row statement per page (insertmanyvalues); a plain
+        # executemany is one round trip per band on psycopg2, 16 per document.
+        table = StoryBand.__table__
+        conn.execute(_insert(conn, table).on_conflict_do_nothing().returning(table.c.band), rows).all()
+
+
+def _count_stories(conn: Connection, scored: Sequence[ScoredMessage]) -> set[tuple[str, str, str, str]]:
+    """Record which document counts each (model version, story, scope) first; the keys this batch counts.
+
+    The story of each document as stored (a replayed copy keeps the story it was first given).
+    Insert-or-ignore on the story's scope, so two copies never both count, whatever the order.
+    """
+    if not scored:
+        return set()
+    docs = Document.__table__
+    story_of: dict[str, str] = {}
+    ids = sorted({s.id for s in scored})
+    query = select(docs.c.id, docs.c.story_id).where(docs.c.id.in_(bindparam("ids", expanding=True)))
+    for start in range(0, len(ids), _ID_CHUNK):
+        for doc_id, story_id in conn.execute(query, {"ids": ids[start : start + _ID_CHUNK]}):
+            story_of[doc_id] = story_id or doc_id
+    wanted: dict[tuple[str, str, str, str], str] = {}  # first copy in the batch, in publication order
+    for s in sorted(scored, key=lambda s: (s.published_at, s.id)):
+        for kind, scope in scope_keys(source=s.source, topic=s.topic, tickers=s.tickers):
+            wanted.setdefault((s.model_version, story_of.get(s.id, s.id), kind, scope), s.id)
+    table = StoryScope.__table__
+    stmt = (
+        _insert(conn, table)
+        .on_conflict_do_nothing()
+        .returning(table.c.model_version, table.c.scope_kind, table.c.scope, table.c.document_id)
+    )
+    rows = [
+        {"model_version": v, "story_id": story, "scope_kind": k, "scope": sc, "document_id": doc}
+        for (v, story, k, sc), doc in sorted(wanted.items())
+    ]
+    return {(r.document_id, r.model_version, r.scope_kind, r.scope) for r in conn.execute(stmt, rows)}
 
 
 def _stored_content(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[tuple[str, str, str], datetime]]:
@@ -224,12 +389,16 @@ def _score_key(conn: Connection) -> dict[str, object]:
     return {"index_elements": ["document_id", "model_version"]}
 
 
-def rebuild_rollups(session: Session, *, model_version: str, since: datetime, until: datetime) -> int:
+def rebuild_rollups(
+    session: Session, *, model_version: str, since: datetime, until: datetime, count: str = "documents"
+) -> int:
     """Recompute one model version's rollups for [since, until) from the scores; returns minute rows written.
 
     Used after backfills and repairs: the incremental path in ``write_scored`` is exact, but a
     rebuild makes any range provably consistent with the scores it summarises. The hourly rows
     of every hour the range touches, whole or in part, are then summed again from the minutes.
+    ``count="stories"``: a document counts in a scope when it is the copy that counted its story
+    there (``story_scopes``), or when nothing did (stored before stories, or written without them).
     """
     conn = session.connection()
     # Whole UTC minutes: every minute row deleted is recomputed from all of its scores.
@@ -241,20 +410,43 @@ def rebuild_rollups(session: Session, *, model_version: str, since: datetime, un
         )
     )
     scores, documents = Score.__table__, Document.__table__
+    in_range = (scores.c.model_version == model_version, scores.c.published_at >= since, scores.c.published_at < until)
+    counter_of: dict[tuple[str, str, str], str] | None = None
+    if count == "stories":
+        stories = select(documents.c.story_id).join(scores, documents.c.id == scores.c.document_id).where(*in_range)
+        counter_of = _story_counters(conn, model_version, sorted({s for (s,) in conn.execute(stories.distinct()) if s}))
     query = (
-        select(documents.c.source, documents.c.tickers, scores.c.topic, scores.c.sentiment, scores.c.published_at)
+        select(
+            documents.c.id, documents.c.story_id, documents.c.source, documents.c.tickers, scores.c.topic,
+            scores.c.sentiment, scores.c.ticker_sentiments, scores.c.published_at,
+        )
         .join(documents, documents.c.id == scores.c.document_id)
-        .where(scores.c.model_version == model_version, scores.c.published_at >= since, scores.c.published_at < until)
+        .where(*in_range)
         .execution_options(yield_per=5000)
-    )
+    )  # fmt: skip
     deltas: dict[RollupKey, Counter[str]] = {}
-    for source, tickers, topic, sentiment, published_at in conn.execute(query):
+    for doc_id, story_id, source, tickers, topic, sentiment, per_ticker, published_at in conn.execute(query):
         minute = published_at.replace(second=0, microsecond=0)
         for kind, scope in scope_keys(source=source, topic=topic, tickers=tickers or []):
-            deltas.setdefault((model_version, kind, scope, minute), Counter())[sentiment] += 1
+            counter = counter_of.get((story_id or doc_id, kind, scope), doc_id) if counter_of is not None else doc_id
+            what = scope_sentiment(kind, scope, sentiment, per_ticker) if counter == doc_id else "duplicates"
+            deltas.setdefault((model_version, kind, scope, minute), Counter())[what] += 1
     _upsert(conn, rollups, "minute", deltas, sign=1)
     _rebuild_hours(conn, model_version=model_version, since=since, until=until)
     return len(deltas)
+
+
+def _story_counters(conn: Connection, model_version: str, story_ids: Sequence[str]) -> dict[tuple[str, str, str], str]:
+    """(story, scope_kind, scope) -> the document that counts the story there."""
+    table = StoryScope.__table__
+    query = select(table.c.story_id, table.c.scope_kind, table.c.scope, table.c.document_id).where(
+        table.c.model_version == model_version, table.c.story_id.in_(bindparam("ids", expanding=True))
+    )
+    out: dict[tuple[str, str, str], str] = {}
+    for start in range(0, len(story_ids), _ID_CHUNK):
+        for story, kind, scope, doc in conn.execute(query, {"ids": list(story_ids[start : start + _ID_CHUNK])}):
+            out[(story, kind, scope)] = doc
+    return out
 
 
 def _rebuild_hours(conn: Connection, *, model_version: str, since: datetime, until: datetime) -> None:
@@ -269,13 +461,13 @@ def _rebuild_hours(conn: Connection, *, model_version: str, since: datetime, unt
     hour = _hour_of(conn, minutes.minute).label("hour")
     conn.execute(
         hours.insert().from_select(
-            ["model_version", "scope_kind", "scope", "hour", *SENTIMENT_LABELS],
+            ["model_version", "scope_kind", "scope", "hour", *ROLLUP_COUNTS],
             select(
                 minutes.model_version,
                 minutes.scope_kind,
                 minutes.scope,
                 hour,
-                *(func.sum(minutes[s]) for s in SENTIMENT_LABELS),
+                *(func.sum(minutes[s]) for s in ROLLUP_COUNTS),
             )
             .where(minutes.model_version == model_version, minutes.minute >= first, minutes.minute < last)
             .group_by(minutes.model_version, minutes.scope_kind, minutes.scope, hour),

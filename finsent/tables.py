@@ -11,11 +11,13 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -30,6 +32,8 @@ __all__ = [
     "AlertEvent",
     "Base",
     "Document",
+    "FEEDBACK_FIELDS",
+    "Feedback",
     "HourlyRollup",
     "JSONType",
     "NotificationGroup",
@@ -38,6 +42,8 @@ __all__ = [
     "SCOPE_KINDS",
     "Score",
     "Silence",
+    "StoryBand",
+    "StoryScope",
     "UTCDateTime",
     "metadata",
 ]
@@ -100,6 +106,11 @@ class Document(Base):
     tickers: Mapped[list[str]] = mapped_column(JSONType, default=list)
     lang: Mapped[str] = mapped_column(String(16), default="en")
     ingested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The story this document is a copy of: the id of the story's first stored document (its own id
+    # when it is the first). NULL for documents stored before stories existed (migration desk_0005).
+    story_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    # MinHash signature of the text's shingles (finsent.stories), to confirm later copies against.
+    story_signature: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class Score(Base):
@@ -116,6 +127,10 @@ class Score(Base):
     topic: Mapped[str | None] = mapped_column(String(80), nullable=True)
     topic_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     probabilities: Mapped[dict[str, dict[str, float]]] = mapped_column(JSONType, default=dict)
+    # Per ticker of the document: {"TTM": {"sentiment": ..., "score": ..., "method": "entity" | "sentence"}}.
+    # "entity" when the model's entity head judged that company within the text, "sentence" when the
+    # text's own sentiment stands in (one ticker, or a model without the head). NULL before desk_0005.
+    ticker_sentiments: Mapped[dict[str, dict[str, Any]] | None] = mapped_column(JSONType, nullable=True)
     # Denormalised from documents so time-range reads need no join.
     published_at: Mapped[datetime] = mapped_column(UTCDateTime())
     scored_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -139,6 +154,10 @@ class Rollup(Base):
     negative: Mapped[int] = mapped_column(Integer, default=0)
     neutral: Mapped[int] = mapped_column(Integer, default=0)
     positive: Mapped[int] = mapped_column(Integer, default=0)
+    # Counting stories (finsent.settings.StorySettings.count): documents that were copies of a story
+    # already counted in this scope, so counted nowhere else. negative + neutral + positive +
+    # duplicates is every document stored, which alerts/counts.py relies on to see an hour change.
+    duplicates: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
     __table_args__ = (Index("ix_rollups_minute", "model_version", "minute"),)
 
@@ -161,8 +180,60 @@ class HourlyRollup(Base):
     negative: Mapped[int] = mapped_column(Integer, default=0)
     neutral: Mapped[int] = mapped_column(Integer, default=0)
     positive: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
     __table_args__ = (Index("ix_rollups_hourly_hour", "model_version", "hour"),)
+
+
+
+class StoryBand(Base):
+    """One LSH band of one document's story signature: equal bands find the candidate copies of a text."""
+
+    __tablename__ = "story_bands"
+
+    band: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    document_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    # Denormalised from documents: look-ups keep to the story window without a join.
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class StoryScope(Base):
+    """The document that counted a story in one scope, for one model version (counting stories)."""
+
+    __tablename__ = "story_scopes"
+
+    model_version: Mapped[str] = mapped_column(String(120), primary_key=True)
+    story_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope_kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(200), primary_key=True)
+    document_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("documents.id", ondelete="CASCADE"), index=True
+    )
+
+
+# What an analyst can correct (finsent.feedback): the text's sentiment, its topic, or one ticker's sentiment.
+FEEDBACK_FIELDS = ("sentiment", "topic", "ticker")
+
+
+class Feedback(Base):
+    """An analyst's correction of one model version's label on one document."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("documents.id", ondelete="CASCADE"), index=True
+    )
+    model_version: Mapped[str] = mapped_column(String(120), index=True)
+    field: Mapped[str] = mapped_column(String(16))  # one of FEEDBACK_FIELDS
+    ticker: Mapped[str | None] = mapped_column(String(16), nullable=True)  # field 'ticker' only
+    model_label: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    label: Mapped[str] = mapped_column(String(80))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 
@@ -182,6 +253,7 @@ Index(
     Rollup.negative,
     Rollup.neutral,
     Rollup.positive,
+    Rollup.duplicates,
     postgresql_where=_ALL_SCOPE,
     sqlite_where=_ALL_SCOPE,
 )

@@ -25,15 +25,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from finsent.db import session_scope
 from finsent.ingest.sources.files import count_rows, iter_file_rows, list_inputs, to_message
 from finsent.messages import NewsMessage, ScoredMessage, utcnow
-from finsent.model.scoring import Predictor, score_messages
+from finsent.model.scoring import Predictor, score_messages, with_ticker_sentiments
+from finsent.stories import StoryOptions
 from finsent.store import rebuild_rollups, write_scored
 from finsent.tables import Document, Score
+from finsent.tickers import TickerMatcher
 
 __all__ = [
     "BackfillError",
@@ -69,6 +71,9 @@ class BackfillOptions:
     since: datetime | None = None  # rescore only
     until: datetime | None = None  # rescore only
     source: str | None = None  # rescore only: one source's documents
+    # The worker's ticker extraction and stories, so history gets what streamed text gets; None: neither.
+    matcher: TickerMatcher | None = None
+    stories: StoryOptions | None = None
 
 
 @dataclass
@@ -175,6 +180,7 @@ class _Chunk:
     examples: list[str]
     scored: int = 0
     skipped: int = 0
+    retag: dict[str, list[str]] = field(default_factory=dict)  # rescore: stored documents' new tickers
 
 
 class _Writer:
@@ -186,7 +192,9 @@ class _Writer:
         checkpoint: Checkpoint,
         report: BackfillReport,
         on_done: Callable[[int], None],
+        stories: StoryOptions | None = None,
     ) -> None:
+        self.stories = stories
         self.factory = factory
         self.checkpoint = checkpoint
         self.report = report
@@ -223,7 +231,9 @@ class _Writer:
             try:
                 t0 = time.perf_counter()
                 with session_scope(self.factory) as session:
-                    result = write_scored(session, scored)
+                    if chunk.retag:
+                        _retag(session, chunk.retag)
+                    result = write_scored(session, scored, stories=self.stories)
                 r = self.report
                 r.documents_written += result.documents
                 r.scores_written += result.scores
@@ -253,6 +263,17 @@ _TOTAL_FIELDS = (
 )  # fmt: skip
 
 
+def _retag(session: Session, tickers: Mapping[str, list[str]]) -> None:
+    """Stored documents get the tickers today's extraction finds (the rollups rebuilt at the end count them)."""
+    docs = Document.__table__
+    stmt = update(docs).where(docs.c.id == bindparam("doc_id")).values(tickers=bindparam("new_tickers"))
+    session.connection().execute(stmt, [{"doc_id": k, "new_tickers": v} for k, v in sorted(tickers.items())])
+
+
+def _enrich(messages: list[NewsMessage], matcher: TickerMatcher | None) -> list[NewsMessage]:
+    return [matcher.enrich(m) for m in messages] if matcher is not None else messages
+
+
 def _totals(report: BackfillReport) -> dict[str, Any]:
     return {k: getattr(report, k) for k in _TOTAL_FIELDS}
 
@@ -279,7 +300,7 @@ def _run(
 ) -> BackfillReport:
     started = time.perf_counter()
     bar = _progress(total, report.rows, options.progress, desc)
-    writer = _Writer(factory, checkpoint, report, bar.update)
+    writer = _Writer(factory, checkpoint, report, bar.update, stories=options.stories)
     stopped_early = False
     try:
         for n, chunk in enumerate(chunks, start=1):
@@ -292,6 +313,9 @@ def _run(
                 chunk.skipped = len(chunk.messages) - len(todo)
             t0 = time.perf_counter()
             scored = score_messages(classifier, todo, scored_at=utcnow())
+            if options.matcher is not None:
+                mentions = [options.matcher.mentions(m.text) for m in todo]
+                scored = with_ticker_sentiments(classifier, scored, mentions)
             report.inference_s += time.perf_counter() - t0
             chunk.scored = len(todo)
             report.scored_this_run += len(todo)
@@ -314,8 +338,9 @@ def _run(
         t0 = time.perf_counter()
         with session_scope(factory) as session:
             report.rollup_rows = rebuild_rollups(
-                session, model_version=classifier.version, since=since, until=until
-            )
+                session, model_version=classifier.version, since=since, until=until,
+                count=options.stories.count if options.stories is not None else "documents",
+            )  # fmt: skip
         report.rollup_s = time.perf_counter() - t0
     report.complete = True
     checkpoint.done = True
@@ -396,11 +421,11 @@ def backfill_files(
                             f"{files[fi].name}:{row.index + 1}: {' '.join(str(exc).splitlines()[:3])}"
                         )
                 if rows >= options.batch_size:
-                    yield _Chunk(messages, position, rows, invalid, examples[:5])
+                    yield _Chunk(_enrich(messages, options.matcher), position, rows, invalid, examples[:5])
                     messages, rows, invalid, examples = [], 0, 0, []
             position = {"file": fi + 1, "row": 0}
         if rows:
-            yield _Chunk(messages, position, rows, invalid, examples[:5])
+            yield _Chunk(_enrich(messages, options.matcher), position, rows, invalid, examples[:5])
 
     return _run(
         chunks(), classifier=classifier, factory=factory, checkpoint=checkpoint, report=report,
@@ -474,7 +499,10 @@ def rescore_documents(
             if not rows:
                 return
             last = [rows[-1].published_at.isoformat(), rows[-1].id]
-            yield _Chunk([_document_message(r) for r in rows], {"after": last}, len(rows), 0, [])
+            stored = [_document_message(r) for r in rows]
+            found = _enrich(stored, options.matcher)
+            retag = {new.id: list(new.tickers) for old, new in zip(stored, found, strict=True) if new.tickers != old.tickers}
+            yield _Chunk(found, {"after": last}, len(rows), 0, [], retag=retag)
 
     return _run(
         chunks(), classifier=classifier, factory=factory, checkpoint=checkpoint, report=report,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from finsent.ingest.producer import Publisher, message_key, raw_json, serialise
 from finsent.ingest.sources.files import iter_file_rows, list_inputs, to_message
+from finsent.tickers import TickerMatcher
 
 __all__ = ["ReplayReport", "replay"]
 
@@ -42,8 +43,13 @@ def replay(
     default_source: str | None = None,
     fields: Mapping[str, str] | None = None,
     limit: int | None = None,
+    matcher: TickerMatcher | None = None,
 ) -> ReplayReport:
-    """Send every row of ``path`` to the publisher's topic; returns the counts."""
+    """Send every row of ``path`` to the publisher's topic; returns the counts.
+
+    ``matcher`` adds the tickers the text names (as ``ingest run`` and the worker do); ``raw`` rows
+    go as they are, and the worker adds them.
+    """
     report = ReplayReport()
     pending: list[tuple[bytes | None, bytes]] = []
 
@@ -78,6 +84,8 @@ def replay(
                 except ValueError as exc:
                     invalid(where, " ".join(str(exc).split("\n")[:3]))
                 else:
+                    if matcher is not None:
+                        message = matcher.enrich(message)
                     pending.append((message_key(message), serialise(message)))
             if len(pending) >= _BATCH:
                 flush()

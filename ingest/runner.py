@@ -19,7 +19,7 @@ from finsent.ingest.metrics import SourceStats, StatsBook
 from finsent.ingest.pollers import Poller, make_poller
 from finsent.ingest.producer import Publisher
 from finsent.ingest.state import IngestState
-from finsent.ingest.tickers import MAX_TICKERS, TickerMatcher
+from finsent.tickers import MAX_TICKERS, TickerMatcher
 from finsent.messages import NewsMessage
 
 __all__ = ["Ingestor", "PollReport"]
@@ -56,6 +56,7 @@ class Ingestor:
         simulator_rate: float = 5.0,
         stop: threading.Event | None = None,
         fetcher: Fetcher | None = None,
+        matcher: TickerMatcher | None = None,
     ) -> None:
         self.config = config
         self.state = state
@@ -66,7 +67,8 @@ class Ingestor:
             limiter=HostRateLimiter(config.per_host_interval_s, config.host_intervals),
             stop=self.stop,
         )
-        self.matcher = TickerMatcher(config.watchlist, match_symbols=config.match_symbols)
+        # The configured watchlist (what the worker, replay and backfill use) plus the sources file's own.
+        self.matcher = (matcher or TickerMatcher()).with_watchlist(config.watchlist, match_symbols=config.match_symbols)
         self.stats = StatsBook()
         self.pollers: dict[str, Poller] = {
             s.name: make_poller(s, fetcher=self.fetcher, state=state, simulator_rate=simulator_rate)

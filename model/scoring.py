@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -27,6 +28,7 @@ __all__ = [
     "score_entities",
     "score_messages",
     "score_texts",
+    "with_ticker_sentiments",
 ]
 
 
@@ -150,3 +152,38 @@ def score_entities(predictor: EntityPredictor, pairs: Sequence[tuple[str, str]])
     best, arg = torch.softmax(logits, dim=-1).max(dim=-1)
     labels = predictor.tasks[ENTITY_TASK]
     return [(labels[j], float(p)) for j, p in zip(arg.tolist(), best.tolist(), strict=True)]
+
+
+def with_ticker_sentiments(
+    predictor: Predictor, scored: Sequence[ScoredMessage], mentions: Sequence[Mapping[str, str]]
+) -> list[ScoredMessage]:
+    """The scored messages with each ticker's own sentiment where a text names two tickers or more.
+
+    ``mentions[i]``: how message i's text names each ticker ('Tata Motors', '$TTM';
+    ``finsent.tickers.TickerMatcher.mentions``); a ticker the text never names (a feed's tag) is
+    asked about by its symbol. With the entity head, one more encoder pass per (text, ticker),
+    method "entity"; without it the text's sentiment stands in, method "sentence", so a reader
+    can tell the two apart. A text about one ticker (or none) keeps ``ticker_sentiments`` empty:
+    its sentence sentiment is that ticker's.
+    """
+    several = [i for i, m in enumerate(scored) if len(m.tickers) >= 2]
+    if not several:
+        return list(scored)
+    entity = has_entity_head(predictor)
+    pairs = [(i, t, mentions[i].get(t, t)) for i in several for t in scored[i].tickers]
+    verdicts = (
+        score_entities(predictor, [(scored[i].text, name) for i, _, name in pairs])  # type: ignore[arg-type]
+        if entity
+        else [(scored[i].sentiment, scored[i].sentiment_score) for i, _, _ in pairs]
+    )
+    per: dict[int, dict[str, dict[str, Any]]] = {}
+    for (i, ticker, _), (label, score) in zip(pairs, verdicts, strict=True):
+        per.setdefault(i, {})[ticker] = {
+            "sentiment": label,
+            "score": round(float(score), 6),
+            "method": "entity" if entity else "sentence",
+        }
+    out = list(scored)
+    for i, value in per.items():
+        out[i] = out[i].model_copy(update={"ticker_sentiments": value})
+    return out

@@ -103,6 +103,14 @@ class DataArguments:
             "--sentiment_corpora, by text, the same way as the other files of their folder."
         },
     )
+    feedback: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "A folder written by `finsent feedback export`: analysts' corrections as one more corpus. Its "
+            "sentiment.csv joins --sentiment-corpora and its entity_level.csv --entity-corpora (empty files are "
+            "left out); the corpus is named by the folder, so --corpus-weights NAME=WEIGHT weighs it."
+        },
+    )
     corpus_weights: Optional[list[str]] = field(
         default=None,
         metadata={
@@ -170,6 +178,8 @@ class DataArguments:
     )
 
     def __post_init__(self) -> None:
+        if self.feedback is not None:
+            self._add_feedback(Path(self.feedback))
         for name in ("sentiment_epoch_fraction", "topic_epoch_fraction"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1]")
@@ -188,6 +198,15 @@ class DataArguments:
         if self.min_agreement not in ("any", "all"):
             raise ValueError(f"min_agreement must be 'any' or 'all', not {self.min_agreement!r}")
         self.weights()  # fails early on a malformed NAME=WEIGHT
+
+    def _add_feedback(self, folder: Path) -> None:
+        if not folder.is_dir():
+            raise ValueError(f"--feedback: no such folder {str(folder)!r} (write one with `finsent feedback export`)")
+        for name, flag in (("sentiment.csv", "sentiment_corpora"), ("entity_level.csv", "entity_corpora")):
+            path = folder / name
+            # A header alone is no corpus: the splitter and the sampler want rows.
+            if path.is_file() and len(path.read_text(encoding="utf-8").splitlines()) > 1:
+                setattr(self, flag, [*(getattr(self, flag) or []), str(path)])
 
     def weights(self) -> dict[str, float]:
         """Sampling ratio per corpus name (the folder name of its file)."""

@@ -35,12 +35,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from finsent.db import make_engine, make_sessionmaker
 from finsent.kafka import bootstrap_servers
 from finsent.kafka_security import ssl_context
-from finsent.messages import DeadLetter, ScoredMessage
-from finsent.model.scoring import Predictor, score_messages
+from finsent.messages import DeadLetter, NewsMessage, ScoredMessage
+from finsent.model.scoring import Predictor, score_messages, with_ticker_sentiments
 from finsent.settings import Settings
+from finsent.stories import StoryOptions
 from finsent.stream import metrics
 from finsent.stream.pipeline import RawRecord, persist_with_retry, triage
 from finsent.stream.recovery import BrokerLossGuard
+from finsent.tickers import TickerMatcher
 
 __all__ = ["BatchProcessor", "create_app", "load_predictor"]
 
@@ -71,8 +73,23 @@ class BatchProcessor:
     scored_topic: Any
     dead_letter_topic: Any
     should_stop: Callable[[], bool] = lambda: False
+    matcher: TickerMatcher | None = None  # None: the configured watchlist (FINSENT_TICKERS_*)
+    stories: StoryOptions | None = None  # None: the configured stories (FINSENT_STORIES_*)
     _infer: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="infer"))
     _write: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="write"))
+
+    def __post_init__(self) -> None:
+        if self.matcher is None:
+            self.matcher = TickerMatcher.from_settings(self.settings.tickers)
+        if self.stories is None:
+            self.stories = StoryOptions.from_settings(self.settings.stories)
+
+    def _score(self, messages: list[NewsMessage]) -> list[ScoredMessage]:
+        """Tickers found in the text (as ingest, replay and backfill find them), then the model's scores."""
+        assert self.matcher is not None  # set in __post_init__
+        messages = [self.matcher.enrich(m) for m in messages]
+        scored = score_messages(self.predictor, messages)
+        return with_ticker_sentiments(self.predictor, scored, [self.matcher.mentions(m.text) for m in messages])
 
     async def prepare(self, records: list[RawRecord]) -> Prepared:
         """Triage and score a batch (inference in its thread); nothing is written yet."""
@@ -80,7 +97,7 @@ class BatchProcessor:
         sorted_out = triage(records, max_bytes=cfg.max_payload_bytes, max_text_chars=cfg.max_text_chars)
         loop = asyncio.get_running_loop()
         with metrics.INFERENCE_SECONDS.time():
-            scored = await loop.run_in_executor(self._infer, score_messages, self.predictor, [m for _, m in sorted_out.valid])
+            scored = await loop.run_in_executor(self._infer, self._score, [m for _, m in sorted_out.valid])
         origin = {id(s): r for s, (r, _) in zip(scored, sorted_out.valid, strict=True)}
         return Prepared(scored, list(sorted_out.dead), origin)
 
@@ -92,7 +109,8 @@ class BatchProcessor:
             result, rejected = await loop.run_in_executor(
                 self._write,
                 lambda: persist_with_retry(
-                    self.sessions, batch.scored, max_backoff_s=max_backoff, should_stop=self.should_stop
+                    self.sessions, batch.scored, max_backoff_s=max_backoff, should_stop=self.should_stop,
+                    stories=self.stories,
                 ),
             )
         dead = batch.dead

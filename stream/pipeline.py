@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from finsent.db import session_scope
 from finsent.messages import DeadLetter, InvalidMessage, NewsMessage, ScoredMessage, parse_raw
+from finsent.stories import StoryOptions
 from finsent.store import WriteResult, write_scored
 
 __all__ = [
@@ -77,10 +78,12 @@ def _dead_letter(record: RawRecord, *, reason: str, error: str) -> DeadLetter:
     )  # fmt: skip
 
 
-def persist(factory: sessionmaker[Session], scored: Sequence[ScoredMessage]) -> WriteResult:
-    """One transaction for the whole batch; blocking."""
+def persist(
+    factory: sessionmaker[Session], scored: Sequence[ScoredMessage], *, stories: StoryOptions | None = None
+) -> WriteResult:
+    """One transaction for the whole batch; blocking. ``stories``: how copies are matched and counted."""
     with session_scope(factory) as session:
-        return write_scored(session, scored)
+        return write_scored(session, scored, stories=stories)
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -119,6 +122,7 @@ def persist_with_retry(
     max_backoff_s: float,
     should_stop: Callable[[], bool] = lambda: False,
     sleep: Callable[[float], None] = time.sleep,
+    stories: StoryOptions | None = None,
 ) -> tuple[WriteResult, list[tuple[ScoredMessage, str]]]:
     """Write until durable.
 
@@ -130,7 +134,7 @@ def persist_with_retry(
     delay = 0.1
     while True:
         try:
-            return persist(factory, scored), []
+            return persist(factory, scored, stories=stories), []
         except Exception as exc:
             if isinstance(exc, SQLAlchemyError) and is_transient(exc):
                 if should_stop():
@@ -145,7 +149,9 @@ def persist_with_retry(
                 return WriteResult(0, 0), [(scored[0], f"{type(exc).__name__}: {str(exc)[:500]}")]
             mid = len(scored) // 2
             halves = [
-                persist_with_retry(factory, part, max_backoff_s=max_backoff_s, should_stop=should_stop, sleep=sleep)
+                persist_with_retry(
+                    factory, part, max_backoff_s=max_backoff_s, should_stop=should_stop, sleep=sleep, stories=stories
+                )
                 for part in (scored[:mid], scored[mid:])
             ]
             written = WriteResult(

@@ -62,7 +62,8 @@ st.caption(
     f"{shown:,} newest {'(the limit) ' if shown == limit else ''}matching headlines "
     f"between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M} UTC · model {version}"
 )
-common.headline_table(frame, key="headlines_table", height=620)
+selected = common.headline_table(frame, key="headlines_table", height=620)
+common.document_panel(ctx, frame, key="headlines", selected=selected)
 if shown:
     st.download_button(
         "Download CSV",

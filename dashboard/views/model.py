@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from finsent.dashboard import charts, data, queries, ui
+from finsent.dashboard import charts, data, desk, queries, ui
 from finsent.dashboard.ranges import RANGES
 from finsent.messages import SENTIMENT_LABELS
 
@@ -119,6 +119,28 @@ else:
     st.subheader(f"Documents scored per version, {span.label.lower()}")
     st.caption(f"Per {_bucket_words(span.bucket)}, by event time.")
     st.vega_lite_chart(per_version, charts.versions_spec(), width="stretch")
+
+
+# What analysts made of the labels (corrections on the Headlines and Stories pages).
+st.subheader("Analyst feedback")
+reviews = desk.disagreements(data.engine(ctx.url))
+if not reviews:
+    st.caption("No label reviewed yet: correct one under a table of headlines.")
+else:
+    st.dataframe(
+        pd.DataFrame(
+            [{"version": r.model_version, "reviewed": r.reviewed, "corrected": r.corrected, "rate": r.rate} for r in reviews]
+        ),
+        hide_index=True,
+        key="model_feedback_table",
+        column_config={
+            "version": st.column_config.TextColumn("Version"),
+            "reviewed": st.column_config.NumberColumn("Labels reviewed", format="localized"),
+            "corrected": st.column_config.NumberColumn("Changed by the analyst", format="localized"),
+            "rate": st.column_config.NumberColumn("Disagreement rate", format="percent"),
+        },
+    )
+    st.caption("`finsent feedback export FOLDER` writes them as training files; `finsent train --feedback FOLDER` uses them.")
 
 
 # The configured model's card.

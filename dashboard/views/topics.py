@@ -157,4 +157,5 @@ if options:
         limit=100,
         **filters,
     )
-    common.headline_table(behind, key="movers_headlines")
+    selected = common.headline_table(behind, key="movers_headlines")
+    common.document_panel(ctx, behind, key="movers", selected=selected)

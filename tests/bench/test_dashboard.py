@@ -27,7 +27,8 @@ def _rollups(engine, table=Rollup.__table__) -> list[tuple]:  # type: ignore[no-
 def _summed_by_hour(minutes: list[tuple]) -> list[tuple]:
     sums: dict[tuple, list[int]] = {}
     for version, kind, scope, minute, *counts in minutes:
-        total = sums.setdefault((version, kind, scope, minute.replace(minute=0)), [0, 0, 0])
+        # negative, neutral, positive and duplicates (migration desk_0005)
+        total = sums.setdefault((version, kind, scope, minute.replace(minute=0)), [0] * len(counts))
         for i, n in enumerate(counts):
             total[i] += n
     return sorted((*key, *total) for key, total in sums.items())

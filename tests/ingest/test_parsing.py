@@ -19,7 +19,7 @@ from finsent.ingest.sources.comments import parse_reddit_listing, parse_stocktwi
 from finsent.ingest.sources.files import count_rows, iter_file_rows, list_inputs, to_message
 from finsent.ingest.sources.json_api import parse_json_api
 from finsent.ingest.sources.rss import parse_feed
-from finsent.ingest.tickers import TickerMatcher, cashtags
+from finsent.tickers import TickerMatcher, cashtags
 from finsent.messages import NewsMessage
 from tests.utils import feeds
 

@@ -203,7 +203,10 @@ def _run_interrupted_flow(db_url: str, broker: EmbeddedBroker, unique: str, tmp:
         n_scores = conn.execute(select(func.count()).select_from(Score.__table__)).scalar_one()
         distinct = conn.execute(select(func.count(func.distinct(Score.document_id)))).scalar_one()
         rolled = conn.execute(
-            select(func.sum(Rollup.negative + Rollup.neutral + Rollup.positive)).where(Rollup.scope_kind == "all")
+            # Counting stories (the default), a copy of a story already counted adds to duplicates instead.
+            select(func.sum(Rollup.negative + Rollup.neutral + Rollup.positive + Rollup.duplicates)).where(
+                Rollup.scope_kind == "all"
+            )
         ).scalar_one()
     engine.dispose()
     assert 0 < interrupted_at < N_VALID or interrupt == "sigterm", interrupted_at

@@ -1,4 +1,9 @@
-"""Map text to ticker symbols: cashtags (``$TSLA``) and a watchlist of company names and aliases."""
+"""Map text to ticker symbols: cashtags (``$TSLA``) and a watchlist of company names and aliases.
+
+One extraction for every path a text takes in (``finsent ingest run``, ``replay``, ``backfill`` and
+the worker), so history and streamed text get the same tickers. It lives in the shared-contracts
+package because the worker (``stream``) and the producers (``ingest``) may not import each other.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from finsent.messages import NewsMessage
+from finsent.settings import TickerSettings
 
 __all__ = ["MAX_TICKERS", "TickerMatcher", "cashtags"]
 
@@ -27,6 +33,7 @@ class TickerMatcher:
     ) -> None:
         self._alias_to_ticker: dict[str, str] = {}
         symbols: list[str] = []
+        self._watch_symbols = symbols
         for ticker, aliases in (watchlist or {}).items():
             symbol = ticker.strip().lstrip("$").upper()
             symbols.append(symbol)
@@ -48,14 +55,42 @@ class TickerMatcher:
             else None
         )
 
+    @classmethod
+    def from_settings(cls, settings: TickerSettings) -> TickerMatcher:
+        """The matcher of the configured watchlist (``FINSENT_TICKERS_WATCHLIST`` or ``[tickers.watchlist]``)."""
+        return cls(settings.watchlist, match_symbols=settings.match_symbols)
+
+    def with_watchlist(self, watchlist: Mapping[str, Iterable[str]], *, match_symbols: bool) -> TickerMatcher:
+        """A matcher of this watchlist and ``watchlist`` together (a sources file adds its own)."""
+        merged: dict[str, list[str]] = {}
+        for alias, ticker in self._alias_to_ticker.items():
+            merged.setdefault(ticker, []).append(alias)
+        for symbol in self._watch_symbols:
+            merged.setdefault(symbol, [])
+        for ticker, aliases in watchlist.items():
+            merged.setdefault(ticker.strip().lstrip("$").upper(), []).extend(aliases)
+        return TickerMatcher(merged, match_symbols=match_symbols)
+
+    def mentions(self, text: str) -> dict[str, str]:
+        """Each ticker mentioned in ``text`` and how the text first names it ('$TSLA', 'Tata Motors').
+
+        The name is what a per-company sentiment reads as the company (``finsent.model.scoring``).
+        Order: cashtags first, then watchlist names and symbols.
+        """
+        found: dict[str, str] = {}
+        for m in _CASHTAG.finditer(text):
+            found.setdefault(m.group(1).upper(), m.group(0))
+        if self._aliases is not None:
+            for m in self._aliases.finditer(text):
+                found.setdefault(self._alias_to_ticker[m.group(1).lower()], m.group(1))
+        if self._symbols is not None:
+            for m in self._symbols.finditer(text):
+                found.setdefault(m.group(1), m.group(1))
+        return found
+
     def find(self, text: str) -> list[str]:
         """Tickers mentioned in ``text``: cashtags first, then watchlist names and symbols."""
-        found = cashtags(text)
-        if self._aliases is not None:
-            found.extend(self._alias_to_ticker[m.group(1).lower()] for m in self._aliases.finditer(text))
-        if self._symbols is not None:
-            found.extend(m.group(1) for m in self._symbols.finditer(text))
-        return list(dict.fromkeys(found))
+        return list(self.mentions(text))
 
     def enrich(self, message: NewsMessage) -> NewsMessage:
         """The message with the tickers found in its text added after the ones it already carries."""
