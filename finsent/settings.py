@@ -40,6 +40,7 @@ __all__ = [
     "StorySettings",
     "StreamSettings",
     "TickerSettings",
+    "check_watchlist",
     "default_model_path",
     "get_settings",
     "load_settings",
@@ -241,6 +242,17 @@ class IngestSettings(_Section):
     )
 
 
+_TICKER_SYMBOL = re.compile(r"^\$?[A-Za-z][A-Za-z0-9.\-]{0,9}$")
+
+
+def check_watchlist(value: dict[str, list[str]]) -> dict[str, list[str]]:
+    """A watchlist's keys must be ticker symbols (settings and sources files alike)."""
+    bad = [t for t in value if not _TICKER_SYMBOL.match(t)]
+    if bad:
+        raise ValueError(f"not ticker symbols: {bad}")
+    return value
+
+
 class TickerSettings(_Section):
     """Which tickers a text is about: cashtags, plus a watchlist of names, on every path a text takes in."""
 
@@ -254,10 +266,7 @@ class TickerSettings(_Section):
     @field_validator("watchlist")
     @classmethod
     def _symbols(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        bad = [t for t in value if not re.match(r"^\$?[A-Za-z][A-Za-z0-9.\-]{0,9}$", t)]
-        if bad:
-            raise ValueError(f"not ticker symbols: {bad}")
-        return value
+        return check_watchlist(value)
 
 
 class StorySettings(_Section):

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from finsent.ingest.errors import ConfigError
+from finsent.settings import check_watchlist
 
 __all__ = [
     "FileSource",
@@ -191,10 +192,7 @@ class SourcesConfig(_Frozen):
     @field_validator("watchlist")
     @classmethod
     def _tickers(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        bad = [t for t in value if not re.match(r"^\$?[A-Za-z][A-Za-z0-9.\-]{0,9}$", t)]
-        if bad:
-            raise ValueError(f"not ticker symbols: {bad}")
-        return value
+        return check_watchlist(value)
 
     @model_validator(mode="after")
     def _unique_names(self) -> SourcesConfig:
