@@ -14,7 +14,7 @@ from finsent import __version__
 from finsent.cli import alerts, dashboard, db, demo, ingest, model, stream
 from finsent.cli.context import Invocation
 from finsent.cli.help import App
-from finsent.logs import configure_logging
+from finsent.logs import configure_logging, settings_secrets
 from finsent.settings import load_settings
 
 __all__ = ["app", "main"]
@@ -54,7 +54,7 @@ def _global(
     ] = False,
 ) -> None:
     settings = load_settings(config, **({"log_level": log_level} if log_level is not None else {}))
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, secrets=settings_secrets(settings))
     ctx.obj = Invocation(settings, config=config, log_level=log_level)
 
 

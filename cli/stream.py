@@ -41,7 +41,9 @@ def worker(ctx: typer.Context) -> None:
     _partitions_ahead(settings)
     app = create_app(settings, load_predictor(settings))
     level = settings.log_level.lower() if settings.log_level.upper() in ("DEBUG", "INFO") else "warning"
-    faust.Worker(app, loglevel=level, quiet=True, console_port=0).execute_from_commandline()
+    # override_logging=False: mode would replace the root handler with its colour one; Faust's records
+    # go through finsent's JSON formatter like everyone else's (finsent.logs).
+    faust.Worker(app, loglevel=level, quiet=True, console_port=0, override_logging=False).execute_from_commandline()
 
 
 def _partitions_ahead(settings: Settings) -> None:

@@ -12,7 +12,7 @@ import streamlit as st
 
 from finsent.dashboard import data
 from finsent.dashboard.access import AccessError, check_listen, token_matches, token_required
-from finsent.logs import configure_logging
+from finsent.logs import configure_logging, settings_secrets
 from finsent.messages import utcnow
 from finsent.settings import Settings
 
@@ -56,15 +56,15 @@ class Context:
 
 
 @st.cache_resource(show_spinner=False)
-def _logging_once(level: str, fmt: str) -> bool:
-    configure_logging(level, fmt)
+def _logging_once(level: str, fmt: str, _settings: Settings) -> bool:
+    configure_logging(level, fmt, secrets=settings_secrets(_settings))
     return True
 
 
 def setup(settings: Settings) -> None:
     """Page config and logging; first thing the entry script does."""
     st.set_page_config(page_title="finsent", page_icon=":chart_with_downwards_trend:", layout="wide")
-    _logging_once(settings.log_level, settings.log_format)
+    _logging_once(settings.log_level, settings.log_format, settings)
 
 
 def gate(settings: Settings) -> None:
