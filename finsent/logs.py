@@ -23,8 +23,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 __all__ = [
-    "MASK",
     "JsonFormatter",
+    "MASK",
     "RedactingFormatter",
     "configure_logging",
     "redact",
