@@ -1,0 +1,51 @@
+"""The dashboard under bad input and a missing database: a clear message, never a traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from finsent.dashboard.ranges import parse_asof
+from finsent.dashboard.serve import APP_PATH
+from finsent.stream.broker import free_port
+
+NOW = datetime(2026, 11, 2, 14, 0, tzinfo=timezone.utc)
+PAGES = ("views/overview.py", "views/topics.py", "views/headlines.py", "views/model.py", "views/alerts.py")
+
+
+@pytest.mark.parametrize(
+    "raw", ["9999-12-31T23:59:00", "-1", "now", "2026-13-01", "", "1969-12-31T23:00:00", "2026-11-02T14:00:00+99:00"]
+)
+def test_bad_asof_values_are_refused_with_a_reason(raw: str) -> None:
+    with pytest.raises(ValueError):
+        parse_asof(raw, now=NOW)
+
+
+def test_good_asof_values_are_utc() -> None:
+    assert parse_asof("2026-11-02T15:00:00+01:00", now=NOW) == NOW
+    assert parse_asof("2026-11-02T14:00", now=NOW) == NOW
+    assert parse_asof("2026-11-02T14:00:00Z", now=NOW) == NOW
+
+
+@pytest.mark.parametrize("raw", ["9999-12-31T23:59:00", "-1", "0000-00-00", "2026-11-02T14:00:00; DROP TABLE scores"])
+def test_bad_asof_shows_a_warning_and_the_live_page(make_app: Callable[..., AppTest], seeded_url: str, raw: str) -> None:
+    for page in PAGES:
+        at = make_app(seeded_url, asof=None)
+        at.query_params["asof"] = raw
+        at.run()
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.message for e in at.exception])
+        assert any("Ignoring asof" in w.value for w in at.sidebar.warning), page
+
+
+def test_database_unavailable_is_a_clear_state(make_app: Callable[..., AppTest]) -> None:
+    # A real refused connection: nothing listens on this port.
+    url = f"postgresql+psycopg2://postgres@127.0.0.1:{free_port()}/finsent?connect_timeout=2"
+    for page in PAGES:
+        at = make_app(url, page=page)
+        assert not at.exception, (page, [e.message for e in at.exception])
+        assert any("Database unavailable" in e.value for e in at.error), page
+        assert not at.metric
