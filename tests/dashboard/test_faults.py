@@ -49,3 +49,53 @@ def test_database_unavailable_is_a_clear_state(make_app: Callable[..., AppTest])
         assert not at.exception, (page, [e.message for e in at.exception])
         assert any("Database unavailable" in e.value for e in at.error), page
         assert not at.metric
+
+
+def test_tokens_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hmac
+
+    from pydantic import SecretStr
+
+    from finsent.dashboard import access
+
+    calls: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(access.hmac, "compare_digest", spy)
+    assert access.token_matches("correct-horse-battery", SecretStr("correct-horse-battery"))
+    assert not access.token_matches("correct-horse-batterx", SecretStr("correct-horse-battery"))
+    assert not access.token_matches("", SecretStr(""))  # no token configured: nothing matches
+    assert len(calls) == 2  # every comparison went through hmac.compare_digest
+
+
+@pytest.mark.parametrize(
+    "search",
+    ["'; DROP TABLE documents; --", "%", "_", "\\", "\x00", "' OR '1'='1", "AAPL' UNION SELECT * FROM alerts --"],
+)
+def test_filters_and_search_cannot_inject_sql(seeded_url: str, search: str) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import create_engine, func, select
+
+    from finsent.dashboard import queries
+    from finsent.tables import Document
+    from tests.utils.dashboard_seed import T0
+
+    engine = create_engine(seeded_url)
+    try:
+        with engine.connect() as conn:
+            before = conn.execute(select(func.count()).select_from(Document.__table__)).scalar_one()
+            version = queries.model_versions(conn)[0]
+            found = queries.headlines(
+                conn, model_version=version, start=T0 - timedelta(days=30), end=T0, search=search,
+                sources=[search], topics=[search], ticker=search.replace("\x00", ""),
+            )  # fmt: skip
+            after = conn.execute(select(func.count()).select_from(Document.__table__)).scalar_one()
+    finally:
+        engine.dispose()
+    assert found.empty  # matched literally: no headline holds these strings, and '%' is no wildcard
+    assert before == after > 0
