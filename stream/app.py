@@ -20,9 +20,10 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +43,7 @@ from finsent.stream import metrics
 from finsent.stream.pipeline import RawRecord, persist_with_retry, triage
 from finsent.stream.recovery import BrokerLossGuard
 
-__all__ = ["BatchProcessor", "create_app", "load_predictor"]
+__all__ = ["BackgroundPredictor", "BatchProcessor", "create_app", "load_predictor"]
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +211,48 @@ def load_predictor(settings: Settings) -> Predictor:
     return model
 
 
+class BackgroundPredictor:
+    """The configured classifier, loaded in a thread while the worker starts and joins its group.
+
+    On a restart the consumer-group join (seconds on Tansu: the broker holds every JoinGroup)
+    and the model load (torch import, weights, engine set-up) then overlap instead of adding up.
+    The first batch waits for the model in the inference thread, never on the event loop. A load
+    that fails ends the process loudly (exit status 2) before anything could be acked.
+    """
+
+    def __init__(self, load: Callable[[], Predictor]) -> None:
+        self._ready = threading.Event()
+        self._model: Predictor | None = None
+        self._thread = threading.Thread(target=self._load, args=(load,), name="model-load", daemon=True)
+        self._thread.start()
+
+    def _load(self, load: Callable[[], Predictor]) -> None:
+        try:
+            self._model = load()
+        except BaseException:  # noqa: BLE001 - nothing was consumed yet; say why and stop
+            log.critical("the model could not be loaded; exiting", exc_info=True)
+            logging.shutdown()
+            os._exit(2)
+        log.info("model ready", extra={"model_version": self._model.version})
+        self._ready.set()
+
+    @property
+    def loaded(self) -> bool:
+        return self._ready.is_set()
+
+    def get(self) -> Predictor:
+        self._ready.wait()
+        assert self._model is not None
+        return self._model
+
+    @property
+    def version(self) -> str:
+        return self.get().version
+
+    def predict(self, texts: Sequence[str]) -> Sequence[Any]:
+        return self.get().predict(texts)
+
+
 def create_app(settings: Settings, predictor: Predictor, sessions: sessionmaker[Session] | None = None) -> faust.App:
     """Declare the app, its topics and the scoring agent."""
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
@@ -221,7 +264,9 @@ def create_app(settings: Settings, predictor: Predictor, sessions: sessionmaker[
     sessions = sessions or make_sessionmaker(make_engine(settings.database))
     # Read from the writer thread: a stop request ends the write retry loop during a database outage.
     processor = BatchProcessor(settings, predictor, sessions, scored, dead, should_stop=lambda: app.should_stop)
-    log.info("worker configured", extra={"model_version": predictor.version, "config": settings.redacted()})
+    # A model still loading in the background is not waited for here: the group join goes on meanwhile.
+    version = predictor.version if getattr(predictor, "loaded", True) else "(loading)"
+    log.info("worker configured", extra={"model_version": version, "config": settings.redacted()})
 
     def _die(_: BaseException | None = None) -> None:
         log.critical("batch failed; exiting without acking it", exc_info=True)
