@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from finsent import __version__
-from finsent.cli import alerts, dashboard, db, demo, ingest, model, stream
+from finsent.cli import alerts, dashboard, db, demo, faults, ingest, model, stream
 from finsent.cli.context import Invocation
 from finsent.cli.help import App
 from finsent.logs import configure_logging, settings_secrets
@@ -59,7 +59,7 @@ def _global(
 
 
 # Each module owns one area's commands; registration order is the order --help lists them.
-for _area in (demo, stream, ingest, model, alerts, dashboard, db):
+for _area in (demo, stream, ingest, model, alerts, dashboard, db, faults):
     _area.register(app)
 
 

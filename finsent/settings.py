@@ -99,6 +99,12 @@ class KafkaSettings(_Section):
     # (see docs/broker.md). Real Kafka is happy with them too.
     session_timeout_s: float = Field(default=10.0, gt=0)
     heartbeat_interval_s: float = Field(default=1.0, gt=0)
+    group_instance_id: str | None = Field(
+        default=None,
+        description="Static group membership (KIP-345): a worker restarted with the same id takes its "
+        "partitions back without waiting for its old session to expire. One distinct id per worker "
+        "(e.g. the container's host name); unset = dynamic membership.",
+    )
     fetch_max_wait_ms: int = Field(
         default=100,
         ge=1,

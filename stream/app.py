@@ -172,6 +172,7 @@ def _faust_config(settings: Settings) -> dict[str, Any]:
         "stream_wait_empty": True,
         "broker_session_timeout": kafka.session_timeout_s,
         "broker_heartbeat_interval": kafka.heartbeat_interval_s,
+        "consumer_group_instance_id": kafka.group_instance_id,
         "broker_commit_interval": 1.0,
         "producer_acks": -1,
         "web_port": settings.stream.web_port,

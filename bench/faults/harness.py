@@ -316,7 +316,8 @@ class Stack:
 
         admin = KafkaAdminClient(bootstrap_servers=self.broker.bootstrap, client_id="faults-admin")
         try:
-            offsets = admin.list_group_offsets(f"faults-{self.run}")
+            group = f"faults-{self.run}"
+            offsets = admin.list_group_offsets(group).get(group, {})
         finally:
             admin.close()
         return sum(max(0, meta.offset) for tp, meta in offsets.items() if tp.topic == self.raw_topic)

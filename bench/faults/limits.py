@@ -1,9 +1,116 @@
-"""Placeholder."""
+"""Part 6, resource limits: the worker under an address-space limit (``ulimit -v``, RLIMIT_AS) with
+inputs at the size limits (texts of ``max_text_chars``, payloads near ``max_payload_bytes``).
 
+Under a limit it fits in, it scores everything. Under one it does not fit in, it must fail loudly
+(non-zero exit, a log line saying why) without acking, and leave no partial write: every stored
+document has its score and rollup, and a worker started afterwards without the limit stores the
+rest exactly once.
+"""
+
+from __future__ import annotations
+
+import random
+import resource
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-FULL = REDUCED = None
+from finsent.bench.faults.harness import Stack, WorkerProcess, news_payloads, wait_until
+from finsent.bench.faults.report import Result
+
+__all__ = ["FULL", "REDUCED", "LimitSize", "run"]
+
+MAX_TEXT_CHARS = 20_000  # the defaults (StreamSettings): inputs are made right at them
+MAX_PAYLOAD_BYTES = 256_000
 
 
-def run(stack, size, rng):  # type: ignore[no-untyped-def]
-    raise NotImplementedError
+@dataclass(frozen=True)
+class LimitSize:
+    messages: int
+    roomy_gb: float  # an address-space limit the worker fits in
+    tight_share: float  # the tight limit, as a share of the peak address space measured under the roomy one
+
+
+FULL = LimitSize(messages=2_000, roomy_gb=12.0, tight_share=0.6)
+REDUCED = LimitSize(messages=300, roomy_gb=12.0, tight_share=0.6)
+
+
+def _limit(gb: float) -> Callable[[], None]:
+    size = int(gb * 2**30)
+    return lambda: resource.setrlimit(resource.RLIMIT_AS, (size, size))
+
+
+def at_the_limits(n: int, *, tag: str) -> list[tuple[bytes, bytes]]:
+    """Messages whose text is exactly ``MAX_TEXT_CHARS`` long (the payload stays under the byte limit)."""
+    out = []
+    for key, value, _ in news_payloads(n, tag=tag):
+        text = value.decode()
+        title_end = text.index('"body": "') + len('"body": "')
+        filler = ("market risk " * (MAX_TEXT_CHARS // 12 + 1))[: MAX_TEXT_CHARS - 200]
+        out.append((key, (text[:title_end] + filler + text[text.index('"', title_end):]).encode()))
+    return out
+
+
+def _peak_vm_gb(worker: WorkerProcess) -> float:
+    assert worker.proc is not None
+    try:
+        with open(f"/proc/{worker.proc.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmPeak:"):
+                    return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return 0.0
+
+
+def run(stack: Stack, size: LimitSize, rng: random.Random) -> Result:
+    result = Result("resource limits", messages=2 * size.messages)
+    first = at_the_limits(size.messages, tag="roomy")
+    assert all(len(v) < MAX_PAYLOAD_BYTES for _, v in first)
+    stack.produce(first)
+    roomy = stack.worker("worker-roomy", preexec=_limit(size.roomy_gb)).start()
+    wait_until(lambda: stack.score_count() >= size.messages or not roomy.alive, timeout_s=900, every_s=0.5, what="roomy scores")
+    peak = _peak_vm_gb(roomy)
+    roomy_ok = stack.counts().distinct == size.messages
+    roomy.terminate()
+
+    # A limit below what the worker needs: it must fail loudly and leave the input unacked.
+    tight_gb = max(0.3, peak * size.tight_share)
+    committed_before = stack.committed()
+    stack.produce(at_the_limits(size.messages, tag="tight"))
+    tight = stack.worker("worker-tight", preexec=_limit(tight_gb)).start()
+    started = time.monotonic()
+    while tight.alive and time.monotonic() - started < 300:
+        time.sleep(0.5)
+    rc = tight.returncode
+    tight.kill()
+    after_tight = stack.counts()
+    committed_after = stack.committed()
+    log_tail = tight.tail(4000)
+    loud = any(word in log_tail for word in ("MemoryError", "Cannot allocate", "critical", "error", "Killed", "std::bad_alloc"))
+
+    # Without the limit, the rest is stored exactly once: nothing was acked unwritten.
+    rescue = stack.worker("worker-rescue").start()
+    wait_until(lambda: stack.score_count() >= 2 * size.messages, timeout_s=900, every_s=0.5, what="rescue scores")
+    time.sleep(2)
+    rescue.terminate()
+    counts = stack.counts()
+
+    result.faults = f"RLIMIT_AS {size.roomy_gb:.0f} GB, then {tight_gb:.1f} GB"
+    result.lost = 2 * size.messages - counts.distinct
+    result.duplicated = counts.scores - counts.distinct
+    result.recovery = f"tight: exit status {rc}; the next worker stored the rest"
+    result.check(f"scores everything under {size.roomy_gb:.0f} GB", roomy_ok)
+    result.check("fails loudly under the tight limit (non-zero exit, a reason in the log)", rc not in (None, 0) and loud)
+    result.check("no partial write under the tight limit", after_tight.documents == after_tight.scores == after_tight.rolled)
+    result.check("nothing acked under the tight limit", committed_after == committed_before or after_tight.distinct > size.messages)
+    result.check("stored exactly once afterwards", counts.documents == counts.scores == counts.distinct == 2 * size.messages)
+    result.details.update(
+        {
+            "peak address space under the roomy limit (GB)": round(peak, 2),
+            "tight limit (GB)": round(tight_gb, 2),
+            "stored under the tight limit": after_tight.distinct - size.messages,
+            "tight worker's last log line": (log_tail.strip().splitlines() or [""])[-1][:300],
+        }
+    )
+    return result

@@ -37,6 +37,7 @@ def run_scenarios(
     seed: int = 12,
     work_dir: Path | None = None,
     keep: bool = False,
+    env: dict[str, str] | None = None,
     progress: Callable[[str], None] = lambda line: None,
 ) -> list[Result]:
     """Each named scenario on its own stack; a scenario that raises is a failed row, not the end of the run."""
@@ -48,7 +49,9 @@ def run_scenarios(
         progress(f"faults: {name} ({size}: {scenario_size})")
         started = time.monotonic()
         try:
-            with Stack(work_dir=base / name, model_path=model_path, pg_admin_url=pg_admin_url) as stack:
+            with Stack(
+                work_dir=base / name, model_path=model_path, pg_admin_url=pg_admin_url, worker_env=dict(env or {})
+            ) as stack:
                 result = module.run(stack, scenario_size, random.Random(seed))
         except Exception as exc:  # noqa: BLE001 - report the scenario as failed and go on with the next
             result = Result(name, faults="(scenario error)")
