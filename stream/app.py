@@ -111,7 +111,7 @@ class BatchProcessor:
             )  # fmt: skip
         rejected_ids = {id(item) for item, _ in rejected} | {id(item) for item in result.conflicts}
         published = [s for s in batch.scored if id(s) not in rejected_ids]
-        await self._deliver(published, dead)
+        await self._deliver_until_acked(published, dead)
         metrics.MESSAGES.labels("scored").inc(len(published))
         metrics.MESSAGES.labels("dead_letter").inc(len(dead))
         for letter in dead:
@@ -123,6 +123,31 @@ class BatchProcessor:
     async def process(self, records: list[RawRecord]) -> None:
         """Prepare and commit one batch (no overlap)."""
         await self.commit(await self.prepare(records))
+
+    async def _deliver_until_acked(self, scored: list[ScoredMessage], dead: list[DeadLetter]) -> None:
+        """Deliver, and while the broker is away deliver again (backoff capped at ``write_retry_max_s``).
+
+        The batch is already in the database and its input is not acked, so waiting costs nothing
+        but time; exiting would cost a restart (and the group join) once the broker is back. A
+        retry can publish a scored record twice: consumers dedup on (id, model_version). A stop
+        request during the outage ends the wait with the input still unacked.
+        """
+        from aiokafka.errors import KafkaError
+
+        delay = 0.1
+        while True:
+            try:
+                await self._deliver(scored, dead)
+                return
+            except (KafkaError, OSError) as exc:
+                if self.should_stop():
+                    raise
+                log.warning(
+                    "broker unavailable; delivering the batch again",
+                    extra={"retry_in_s": round(delay, 2), "error": f"{type(exc).__name__}: {str(exc)[:200]}"},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.stream.write_retry_max_s)
 
     async def _deliver(self, scored: list[ScoredMessage], dead: list[DeadLetter]) -> None:
         futures = []

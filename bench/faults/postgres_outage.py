@@ -39,6 +39,13 @@ REDUCED = OutageSize(messages=1_000, outages_s=(6.0,), sigterm_outage_s=4.0)
 def run(stack: Stack, size: OutageSize, rng: random.Random) -> Result:
     result = Result("PostgreSQL outage", messages=size.messages * (len(size.outages_s) + 1))
     scheduler = _Scheduler(stack)
+    try:
+        return _run(stack, size, result, scheduler)
+    finally:
+        scheduler.stop()
+
+
+def _run(stack: Stack, size: OutageSize, result: Result, scheduler: _Scheduler) -> Result:
     worker = stack.worker("worker-1").start()
     resumes: list[float] = []
     expected = 0
