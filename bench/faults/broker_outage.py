@@ -18,7 +18,7 @@ from finsent.bench.faults.harness import Stack, news_payloads, non_json_lines, w
 from finsent.bench.faults.report import Result
 from finsent.messages import NewsMessage
 
-__all__ = ["FULL", "REDUCED", "BrokerSize", "run"]
+__all__ = ["BrokerSize", "FULL", "REDUCED", "run"]
 
 
 @dataclass(frozen=True)

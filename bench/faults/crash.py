@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from finsent.bench.faults.harness import Stack, news_payloads, non_json_lines, scored_topic_duplicates, wait_until
 from finsent.bench.faults.report import Result
 
-__all__ = ["FULL", "REDUCED", "CrashSize", "run"]
+__all__ = ["CrashSize", "FULL", "REDUCED", "run"]
 
 RESTART_BOUND_S = 10.0
 
@@ -41,7 +41,10 @@ def run(stack: Stack, size: CrashSize, rng: random.Random) -> Result:
     kills = 0
 
     # One kill during start-up: the model loading, the group join, before any batch is written.
-    first = stack.worker("worker-01").start()
+    # Restarts reuse one static member id (FINSENT_KAFKA_GROUP_INSTANCE_ID), as a supervisor restarting
+    # "the same" worker would: the new process takes the dead one's place without a session timeout.
+    main = {"FINSENT_KAFKA_GROUP_INSTANCE_ID": "worker-main"}
+    first = stack.worker("worker-01", **main).start()
     time.sleep(rng.uniform(1.0, 3.0))
     result.check("start-up kill came before the first score", (first.scored() or 0) == 0)
     first.kill()
@@ -51,16 +54,16 @@ def run(stack: Stack, size: CrashSize, rng: random.Random) -> Result:
     random_kills = max(0, size.kills - 2)
     worker = first
     for i in range(random_kills):
-        worker = stack.worker(f"worker-{i + 2:02d}").start()
+        worker = stack.worker(f"worker-{i + 2:02d}", **main).start()
         restarts.append(worker.wait_first_score())
         _kill_after_progress(stack, worker, n, kills_left=size.kills - kills, rng=rng)
         kills += 1
 
     # One kill during a two-worker rebalance: a second member joins, and the first dies mid-rebalance.
-    a = stack.worker("worker-rebalance-a").start()
+    a = stack.worker("worker-rebalance-a", **main).start()
     restarts.append(a.wait_first_score())
     _wait_progress(stack, n, share=rng.uniform(0.05, 0.15))
-    b = stack.worker("worker-rebalance-b").start()
+    b = stack.worker("worker-rebalance-b", FINSENT_KAFKA_GROUP_INSTANCE_ID="worker-second").start()
     # Once b's web server answers it is joining; its JoinGroup is held by the broker (the group
     # is rebalancing) for a few seconds: the kill lands inside that window.
     wait_until(lambda: b.scored() is not None, timeout_s=120, every_s=0.1, what="second worker up")

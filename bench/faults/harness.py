@@ -30,13 +30,7 @@ from finsent.bench.faults.proxy import TcpProxy
 from finsent.stream.broker import EmbeddedBroker, free_port
 from finsent.tables import Document, Rollup, Score
 
-__all__ = [
-    "Counts",
-    "Stack",
-    "WorkerProcess",
-    "news_payloads",
-    "wait_until",
-]
+__all__ = ["Counts", "Stack", "WorkerProcess", "news_payloads", "wait_until"]
 
 T0 = datetime(2026, 11, 2, 14, 0, tzinfo=timezone.utc)
 _TICKERS = ("AAPL", "TSLA", "JPM", "XOM", "NVDA", "MSFT", "AMZN", "META")

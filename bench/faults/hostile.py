@@ -17,7 +17,7 @@ from finsent.bench.faults.harness import T0, Stack, news_payloads, non_json_line
 from finsent.bench.faults.report import Result
 from finsent.messages import DeadLetter
 
-__all__ = ["FULL", "KINDS", "REDUCED", "HostileSize", "run"]
+__all__ = ["FULL", "HostileSize", "KINDS", "REDUCED", "run"]
 
 
 @dataclass(frozen=True)

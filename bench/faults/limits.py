@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from finsent.bench.faults.harness import Stack, WorkerProcess, news_payloads, wait_until
 from finsent.bench.faults.report import Result
 
-__all__ = ["FULL", "REDUCED", "LimitSize", "run"]
+__all__ = ["FULL", "LimitSize", "REDUCED", "run"]
 
 MAX_TEXT_CHARS = 20_000  # the defaults (StreamSettings): inputs are made right at them
 MAX_PAYLOAD_BYTES = 256_000

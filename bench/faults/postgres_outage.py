@@ -19,7 +19,7 @@ from finsent.bench.faults.harness import Stack, news_payloads, non_json_lines, w
 from finsent.bench.faults.report import Result
 from finsent.stream.broker import free_port
 
-__all__ = ["FULL", "REDUCED", "OutageSize", "run"]
+__all__ = ["FULL", "OutageSize", "REDUCED", "run"]
 
 RESUME_BOUND_S = 2.0
 GRACE_S = 60.0  # the worker's stop_grace_period in docker-compose.yml
