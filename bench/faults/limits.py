@@ -87,8 +87,12 @@ def run(stack: Stack, size: LimitSize, rng: random.Random) -> Result:
     after_tight = stack.counts()
     committed_after = stack.committed()
     log_text = tight.tail(10**7)
-    loud = '"level": "critical"' in log_text or "MemoryError" in log_text
-    last_message = next((line for line in reversed(log_text.splitlines()) if '"level": "critical"' in line), "")
+    # Python's MemoryError ends the worker through its critical "exiting without acking" line; an
+    # allocation failing inside a native library (the Rust tokenizer: "memory allocation of N bytes
+    # failed") aborts the process (SIGABRT) with that message on stderr. Both say why; neither acks.
+    signs = ('"level": "critical"', "MemoryError", "memory allocation of", "std::bad_alloc")
+    loud = any(sign in log_text for sign in signs)
+    last_message = next((line for line in reversed(log_text.splitlines()) if any(sign in line for sign in signs)), "")
 
     # Without the limit, the rest is stored exactly once: nothing was acked unwritten.
     rescue = stack.worker("worker-rescue").start()
@@ -111,7 +115,7 @@ def run(stack: Stack, size: LimitSize, rng: random.Random) -> Result:
             "peak address space under the roomy limit (GB)": round(peak, 2),
             "tight limit (GB)": round(tight_gb, 2),
             "stored under the tight limit": after_tight.distinct - size.messages,
-            "tight worker's critical line": last_message[:300],
+            "tight worker's reason": last_message[:300],
         }
     )
     return result

@@ -65,29 +65,32 @@ def format_table(results: list[Result]) -> str:
     return "\n".join("| " + " | ".join(cells) + " |" for cells in rows)
 
 
-def _details(results: list[Result]) -> str:
-    lines = []
-    for result in results:
-        facts = "; ".join(f"{k}: {v}" for k, v in result.details.items())
-        lines.append(f"- **{result.scenario}** ({result.wall_s:.0f} s): {facts}")
-    return "\n".join(lines)
-
-
 def write_doc(path: Path, results: list[Result], *, size: str, note: str = "") -> None:
-    """Replace the results block of ``path`` (between BEGIN and END) with this run's table and details."""
+    """Write this run's results into ``path`` (between BEGIN and END), keeping other scenarios' last rows.
+
+    The rows live in a JSON file beside the document (``reliability.json``), so running one scenario
+    at full size replaces that scenario's row and leaves the others, each row saying its size and date.
+    """
+    import json
+
+    store = path.with_suffix(".json")
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    block = "\n".join(
-        [
-            BEGIN,
-            f"Run: `finsent faults --size {size}` on {stamp}, {platform.node() or 'this machine'} "
-            f"({_cpus()} CPUs){'; ' + note if note else ''}.",
-            "",
-            format_table(results),
-            "",
-            _details(results),
-            END,
-        ]
-    )
+    rows: dict[str, dict[str, Any]] = json.loads(store.read_text()) if store.exists() else {}
+    for result in results:
+        rows[result.scenario] = {
+            "size": size, "run": stamp, "note": note, "machine": f"{platform.node() or 'this machine'} ({_cpus()} CPUs)",
+            "row": _row(result), "details": {k: v for k, v in result.details.items() if k != "logs"}, "wall_s": round(result.wall_s),
+        }  # fmt: skip
+    store.write_text(json.dumps(rows, indent=2, default=str) + "\n")
+    header = ["size", "run", *_COLUMNS]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(["---"] * len(header)) + " |"]
+    for entry in rows.values():
+        lines.append("| " + " | ".join([entry["size"], entry["run"], *entry["row"]]) + " |")
+    facts = []
+    for name, entry in rows.items():
+        details = "; ".join(f"{k}: {v}" for k, v in entry["details"].items())
+        facts.append(f"- **{name}** ({entry['size']}, {entry['wall_s']} s, {entry['machine']}{', ' + entry['note'] if entry['note'] else ''}): {details}")
+    block = "\n".join([BEGIN, *lines, "", *facts, END])
     text = path.read_text() if path.exists() else f"# Reliability\n\n{BEGIN}\n{END}\n"
     if BEGIN not in text or END not in text:
         text = text.rstrip() + f"\n\n{BEGIN}\n{END}\n"
