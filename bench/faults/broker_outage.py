@@ -30,7 +30,7 @@ class BrokerSize:
 
 
 FULL = BrokerSize(before=20_000, during=2_000, after=10_000, down_s=20.0)
-REDUCED = BrokerSize(before=3_000, during=300, after=700, down_s=5.0)
+REDUCED = BrokerSize(before=2_000, during=200, after=400, down_s=4.0)
 
 
 def run(stack: Stack, size: BrokerSize, rng: random.Random) -> Result:

@@ -29,7 +29,7 @@ class CrashSize:
 
 
 FULL = CrashSize(messages=100_000, kills=10)
-REDUCED = CrashSize(messages=6_000, kills=3)
+REDUCED = CrashSize(messages=4_000, kills=3)
 
 
 def run(stack: Stack, size: CrashSize, rng: random.Random) -> Result:

@@ -27,7 +27,7 @@ class HostileSize:
 
 
 FULL = HostileSize(hostile=10_000, valid=1_000)
-REDUCED = HostileSize(hostile=600, valid=200)
+REDUCED = HostileSize(hostile=340, valid=150)
 
 _GOOD = {"source": "hostile", "title": "A headline", "published_at": T0.isoformat()}
 

@@ -32,7 +32,7 @@ class LimitSize:
 
 
 FULL = LimitSize(messages=2_000, roomy_gb=12.0, tight_share=0.8)
-REDUCED = LimitSize(messages=300, roomy_gb=12.0, tight_share=0.8)
+REDUCED = LimitSize(messages=120, roomy_gb=12.0, tight_share=0.8)
 
 
 def _limit(gb: float) -> Callable[[], None]:

@@ -33,7 +33,7 @@ class OutageSize:
 
 
 FULL = OutageSize(messages=20_000, outages_s=(30.0, 300.0), sigterm_outage_s=10.0)
-REDUCED = OutageSize(messages=1_000, outages_s=(6.0,), sigterm_outage_s=4.0)
+REDUCED = OutageSize(messages=600, outages_s=(4.0,), sigterm_outage_s=3.0)
 
 
 def run(stack: Stack, size: OutageSize, rng: random.Random) -> Result:

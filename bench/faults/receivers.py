@@ -38,7 +38,7 @@ class ReceiverSize:
 
 
 FULL = ReceiverSize(outage_s=600.0, rows=200_000)
-REDUCED = ReceiverSize(outage_s=12.0, rows=40_000)
+REDUCED = ReceiverSize(outage_s=8.0, rows=30_000)
 
 _RULES = """
 [[rules]]
