@@ -9,7 +9,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from finsent.dashboard.ranges import parse_asof
-from finsent.dashboard.serve import APP_PATH
 from finsent.stream.broker import free_port
 
 NOW = datetime(2026, 11, 2, 14, 0, tzinfo=timezone.utc)

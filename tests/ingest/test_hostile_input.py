@@ -242,3 +242,11 @@ def test_a_file_source_does_not_follow_links_out_of_its_folder(tmp_path: Path) -
     os.symlink(outside / "private.jsonl", folder / "escape.jsonl")
     os.symlink(outside, folder / "escape-dir")
     assert [p.name for p in list_inputs(folder)] == ["news.jsonl"]
+
+
+@pytest.mark.parametrize("source", ["../../etc/passwd", "/abs/path", "a/../../b", "x\x00y"])
+def test_a_backfill_checkpoint_stays_in_its_folder_whatever_the_job_says(tmp_path: Path, source: str) -> None:
+    from finsent.ingest.backfill import default_checkpoint_path
+
+    path = default_checkpoint_path(tmp_path, {"path": source, "source": source})
+    assert path.parent == tmp_path / "backfill" and path.resolve().is_relative_to(tmp_path.resolve())
