@@ -103,7 +103,8 @@ class KafkaSettings(_Section):
         default=None,
         description="Static group membership (KIP-345): a worker restarted with the same id takes its "
         "partitions back without waiting for its old session to expire. One distinct id per worker "
-        "(e.g. the container's host name); unset = dynamic membership.",
+        "(e.g. the container's host name); unset = dynamic membership. Apache Kafka only: on the embedded "
+        "broker a dead static member blocks the group's rebalance (docs/reliability.md).",
     )
     fetch_max_wait_ms: int = Field(
         default=100,
