@@ -8,10 +8,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BEGIN", "END", "Result", "format_table", "write_doc"]
+__all__ = ["BEGIN", "END", "TITLES", "Result", "format_table", "write_doc"]
 
 BEGIN = "<!-- faults:results:begin (written by `finsent faults --write-doc`; do not edit by hand) -->"
 END = "<!-- faults:results:end -->"
+
+# Each scenario's name in the table, in the table's order (also for a scenario that raised).
+TITLES = {
+    "crash": "crash loop",
+    "postgres": "PostgreSQL outage",
+    "broker": "broker outage",
+    "hostile": "hostile input",
+    "receivers": "receiver outage",
+    "limits": "resource limits",
+}
 
 
 @dataclass
@@ -81,6 +91,8 @@ def write_doc(path: Path, results: list[Result], *, size: str, note: str = "") -
             "size": size, "run": stamp, "note": note, "machine": f"{platform.node() or 'this machine'} ({_cpus()} CPUs)",
             "row": _row(result), "details": {k: v for k, v in result.details.items() if k != "logs"}, "wall_s": round(result.wall_s),
         }  # fmt: skip
+    order = list(TITLES.values())
+    rows = dict(sorted(rows.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
     store.write_text(json.dumps(rows, indent=2, default=str) + "\n")
     header = ["size", "run", *_COLUMNS]
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(["---"] * len(header)) + " |"]
@@ -88,7 +100,7 @@ def write_doc(path: Path, results: list[Result], *, size: str, note: str = "") -
         lines.append("| " + " | ".join([entry["size"], entry["run"], *entry["row"]]) + " |")
     facts = []
     for name, entry in rows.items():
-        details = "; ".join(f"{k}: {v}" for k, v in entry["details"].items())
+        details = "; ".join(f"{k}: {' '.join(str(v).split())[:400]}" for k, v in entry["details"].items())
         facts.append(f"- **{name}** ({entry['size']}, {entry['wall_s']} s, {entry['machine']}{', ' + entry['note'] if entry['note'] else ''}): {details}")
     block = "\n".join([BEGIN, *lines, "", *facts, END])
     text = path.read_text() if path.exists() else f"# Reliability\n\n{BEGIN}\n{END}\n"

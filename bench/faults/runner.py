@@ -13,7 +13,7 @@ from typing import Any
 
 from finsent.bench.faults import broker_outage, crash, hostile, limits, postgres_outage, receivers
 from finsent.bench.faults.harness import Stack
-from finsent.bench.faults.report import Result
+from finsent.bench.faults.report import TITLES, Result
 
 __all__ = ["SCENARIOS", "run_scenarios"]
 
@@ -26,6 +26,7 @@ SCENARIOS: dict[str, Any] = {
     "receivers": receivers,
     "limits": limits,
 }
+
 
 
 def run_scenarios(
@@ -54,7 +55,7 @@ def run_scenarios(
             ) as stack:
                 result = module.run(stack, scenario_size, random.Random(seed))
         except Exception as exc:  # noqa: BLE001 - report the scenario as failed and go on with the next
-            result = Result(name, faults="(scenario error)")
+            result = Result(TITLES[name], faults="(scenario error)")
             result.check(f"ran to the end ({type(exc).__name__}: {str(exc)[:200]})", False)
             result.details["traceback"] = traceback.format_exc(limit=4)[-1500:]
         result.wall_s = time.monotonic() - started
