@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BEGIN", "END", "TITLES", "Result", "format_table", "write_doc"]
+__all__ = ["BEGIN", "END", "Result", "TITLES", "format_table", "write_doc"]
 
 BEGIN = "<!-- faults:results:begin (written by `finsent faults --write-doc`; do not edit by hand) -->"
 END = "<!-- faults:results:end -->"
