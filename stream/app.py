@@ -390,6 +390,8 @@ def create_app(settings: Settings, predictor: Predictor, sessions: sessionmaker[
     async def _ready(web: Any, request: Any) -> Any:
         # Readiness: in the consumer group with partitions to read, not rebalancing, database reachable.
         problems = []
+        if not getattr(predictor, "loaded", True):
+            problems.append("model loading")
         if app.consumer is None or app.rebalancing:
             problems.append("joining the consumer group")
         else:
