@@ -16,9 +16,9 @@ from tests.utils.database import ADMIN_URL
 pytestmark = pytest.mark.slow
 
 
-# Checks the suite reports but CI does not fail on, and why. Restart to first score measured 8.5-22 s
-# on the 2 shared cores (imports of torch/transformers under contention and Tansu's JoinGroup hold;
-# docs/reliability.md): the table shows it as FAIL until it is met, and the lead decides.
+# Checks the suite reports but CI does not fail on, and why. Restart to first score measured 8.5-9.8 s
+# against its 10 s bound on the 2 shared cores (docs/reliability.md): a loaded CI machine can miss it
+# by a second, so it is reported in the table, not gated here.
 NOT_GATING = {"restart to first score within 10 s"}
 
 
