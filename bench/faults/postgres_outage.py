@@ -114,7 +114,7 @@ def _run(stack: Stack, size: OutageSize, result: Result, scheduler: _Scheduler) 
             "worker exit status": rc,
             "non-JSON log lines": len(bad_lines),
             "ingest": "no database (dedup state is a local SQLite file): unaffected",
-            "dashboard": "tests/dashboard/test_faults.py: a refused connection shows 'Database unavailable' and retries",
+            "dashboard": "tests/dashboard/test_faults.py, through the same proxy: 'Database unavailable', then the page again",
         }
     )
     if bad_lines:

@@ -98,3 +98,32 @@ def test_filters_and_search_cannot_inject_sql(seeded_url: str, search: str) -> N
         engine.dispose()
     assert found.empty  # matched literally: no headline holds these strings, and '%' is no wildcard
     assert before == after > 0
+
+
+def test_the_dashboard_survives_a_database_outage_and_recovers(make_app: Callable[..., AppTest], pg_template: str) -> None:
+    import streamlit as st
+    from sqlalchemy.engine import make_url
+
+    from finsent.bench.faults.proxy import TcpProxy
+    from tests.utils.dashboard_seed import T0, seeded_database
+    from tests.utils.database import drop_test_database, new_test_database
+
+    url = new_test_database("finsent_dash_outage", template=pg_template)
+    real = make_url(url)
+    proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432).start()
+    try:
+        seeded_database(url, T0)
+        through = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        at = make_app(through)
+        assert not at.exception and at.title[0].value == "Market sentiment" and at.metric
+        proxy.cut()  # the database goes away: open connections reset, new ones refused
+        st.cache_data.clear()
+        at.run()
+        assert not at.exception, [e.message for e in at.exception]
+        assert any("Database unavailable" in e.value for e in at.error) and not at.metric
+        proxy.restore()
+        at.run()
+        assert not at.exception and not at.error and at.metric  # back by itself, no restart
+    finally:
+        proxy.stop()
+        drop_test_database(url)
