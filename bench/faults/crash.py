@@ -86,6 +86,7 @@ def run(stack: Stack, size: CrashSize, rng: random.Random) -> Result:
     result.faults = f"{kills} SIGKILL (1 at start-up, 1 in a rebalance)"
     result.lost = n - counts.distinct
     result.duplicated = counts.scores - counts.distinct
+    result.topic_duplicates = records - distinct_keys
     result.recovery = f"restart to first score: median {statistics.median(restarts):.1f} s, max {max(restarts):.1f} s"
     result.check("every message stored once", counts.documents == counts.scores == counts.distinct == n)
     result.check("rollups equal rows", counts.rolled == n)

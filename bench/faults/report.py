@@ -34,6 +34,7 @@ class Result:
     lost: int = 0
     duplicated: int = 0
     dead_lettered: int = 0
+    topic_duplicates: int | None = None  # records repeated on the scored topic (at-least-once), when counted
     recovery: str = ""
     checks: dict[str, bool] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
@@ -62,7 +63,8 @@ def _row(result: Result) -> list[str]:
         f"{result.messages:,}",
         result.faults,
         f"{result.lost:,}",
-        f"{result.duplicated:,}",
+        f"{result.duplicated:,} rows"
+        + (f", {result.topic_duplicates:,} on the scored topic" if result.topic_duplicates is not None else ""),
         f"{result.dead_lettered:,}",
         result.recovery,
         verdict,
