@@ -92,6 +92,7 @@ def run(stack: Stack, size: BrokerSize, rng: random.Random) -> Result:
     skipped = (len(acked) - stored_during) + (size.after - stored_after)
     result.faults = f"broker killed, down {size.down_s:.0f} s, restarted empty"
     result.lost = lost_with_broker + skipped
+    result.lost_note = f"{lost_with_broker:,} held unconsumed by the memory-only broker, {skipped:,} acknowledged after the restart"
     result.duplicated = counts.scores - counts.distinct
     result.recovery = f"everything acknowledged after the restart stored {recovery + 0.0:.1f} s after it"
     result.check("worker reconnected by itself (still running)", worker_alive)

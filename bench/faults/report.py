@@ -34,6 +34,7 @@ class Result:
     lost: int = 0
     duplicated: int = 0
     dead_lettered: int = 0
+    lost_note: str = ""  # what the loss is, when some is expected (a memory-only broker's)
     topic_duplicates: int | None = None  # records repeated on the scored topic (at-least-once), when counted
     recovery: str = ""
     checks: dict[str, bool] = field(default_factory=dict)
@@ -62,7 +63,7 @@ def _row(result: Result) -> list[str]:
         result.scenario,
         f"{result.messages:,}",
         result.faults,
-        f"{result.lost:,}",
+        f"{result.lost:,}" + (f" ({result.lost_note})" if result.lost_note else ""),
         f"{result.duplicated:,} rows"
         + (f", {result.topic_duplicates:,} on the scored topic" if result.topic_duplicates is not None else ""),
         f"{result.dead_lettered:,}",
