@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup model model-distilled bench clean help
+.PHONY: run test setup model model-distilled bench faults clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -43,6 +43,9 @@ model-distilled: $(STAMP)  ## the distillation recipe: mpnet teacher, then the s
 
 bench: $(STAMP)  ## throughput and latency benchmark (engine vs naive baseline, end to end)
 	$(BIN)/finsent bench
+
+faults: $(STAMP)  ## fault-injection suite at full size (about an hour); writes docs/reliability.md's table
+	$(BIN)/finsent faults --size full --write-doc
 
 clean:  ## remove local state (var/) and test artifacts
 	rm -rf var artifacts .pytest_cache

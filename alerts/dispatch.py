@@ -26,7 +26,6 @@ from finsent.alerts.matchers import Matcher, parse_matcher
 from finsent.alerts.notify import Notifier
 from finsent.alerts.outbox import DeliveryReport, RetryPolicy, deliver_due, enqueue
 from pydantic import SecretStr
-
 from finsent.alerts.render import Notice, NoticeAlert, render_alertmanager, render_email, render_slack, render_webhook
 from finsent.alerts.routing import (
     RouteNode,
@@ -38,6 +37,7 @@ from finsent.alerts.routing import (
     silenced,
 )
 from finsent.alerts.rules import AlertsConfig
+from finsent.logs import register_secrets
 from finsent.settings import AlertSettings
 from finsent.tables import Alert, AlertEvent, NotificationGroup, Silence
 
@@ -61,6 +61,7 @@ class Integration:
 
 def _secret(env: Mapping[str, str], name: str | None) -> SecretStr | None:
     value = env.get(name, "").strip() if name else ""
+    register_secrets([value])  # masked in every log line from now on (httpx logs request URLs)
     return SecretStr(value) if value else None  # empty means not configured
 
 

@@ -108,8 +108,8 @@ ORDER BY 4  -- the physical order live writes produce: a minute's rows are writt
 """
 
 
-def seed(engine: Engine, spec: BenchSpec) -> dict[str, float]:
-    """Fill documents, scores and rollups server-side; returns seconds per step."""
+def seed(engine: Engine, spec: BenchSpec, *, end: datetime = END) -> dict[str, float]:
+    """Fill documents, scores and rollups server-side, the history ending at ``end``; returns seconds per step."""
     timings: dict[str, float] = {}
     span_s = spec.days * 86400
     burst_window_rows = int(spec.rows * BURST_MINUTES * 60 / span_s)
@@ -119,7 +119,7 @@ def seed(engine: Engine, spec: BenchSpec) -> dict[str, float]:
         "tickers": spec.tickers,
         "topics": spec.topics,
         "burst": BURST_TICKER,
-        "end": END,
+        "end": end,
         "span_s": span_s,
         "burst_window_rows": burst_window_rows,
         # About 40 or more burst documents however small the run, at most one in six.

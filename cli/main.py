@@ -11,10 +11,10 @@ from typing import Annotated, Optional
 import typer
 
 from finsent import __version__
-from finsent.cli import alerts, dashboard, db, demo, desk, ingest, model, stream
+from finsent.cli import alerts, dashboard, db, demo, desk, faults, ingest, model, stream
 from finsent.cli.context import Invocation
 from finsent.cli.help import App
-from finsent.logs import configure_logging
+from finsent.logs import configure_logging, settings_secrets
 from finsent.settings import load_settings
 
 __all__ = ["app", "main"]
@@ -54,12 +54,12 @@ def _global(
     ] = False,
 ) -> None:
     settings = load_settings(config, **({"log_level": log_level} if log_level is not None else {}))
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, secrets=settings_secrets(settings))
     ctx.obj = Invocation(settings, config=config, log_level=log_level)
 
 
 # Each module owns one area's commands; registration order is the order --help lists them.
-for _area in (demo, stream, ingest, model, alerts, dashboard, db, desk):
+for _area in (demo, stream, ingest, model, alerts, dashboard, db, desk, faults):
     _area.register(app)
 
 

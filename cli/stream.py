@@ -28,9 +28,12 @@ def worker(ctx: typer.Context) -> None:
 
     from finsent.kafka import ensure_topics, topic_names
     from finsent.kafka_security import client_security
-    from finsent.stream.app import create_app, load_predictor
+    from finsent.stream.app import BackgroundPredictor, create_app, load_predictor
 
     settings = settings_of(ctx)
+    # The model loads while the rest starts and Faust joins the group (restart to first score:
+    # docs/reliability.md): the join is seconds of waiting on the broker, the load seconds of CPU.
+    predictor = BackgroundPredictor(lambda: load_predictor(settings))
     ensure_topics(
         checked_bootstrap(settings),
         topic_names(settings.kafka),
@@ -39,9 +42,13 @@ def worker(ctx: typer.Context) -> None:
         security=client_security(settings.kafka),
     )
     _partitions_ahead(settings)
-    app = create_app(settings, load_predictor(settings))
+    app = create_app(settings, predictor)
     level = settings.log_level.lower() if settings.log_level.upper() in ("DEBUG", "INFO") else "warning"
-    faust.Worker(app, loglevel=level, quiet=True, console_port=0).execute_from_commandline()
+    # override_logging=False: mode would replace the root handler with its colour one; Faust's records
+    # go through finsent's JSON formatter like everyone else's (finsent.logs).
+    runner = faust.Worker(app, loglevel=level, quiet=True, console_port=0, override_logging=False)
+    runner.spinner = None  # its terminal escape codes would land in the JSON log
+    runner.execute_from_commandline()
 
 
 def _partitions_ahead(settings: Settings) -> None:

@@ -8,6 +8,7 @@ opens that scope's detail on the Topics and tickers page.
 from __future__ import annotations
 
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
 from finsent.dashboard import ui
 from finsent.settings import get_settings
@@ -34,4 +35,7 @@ pages = [
 current = st.navigation(pages)
 if current.url_path == overview.url_path and ui.scope_link() is not None:
     st.switch_page(topics, query_params=dict(st.query_params))
-current.run()
+try:
+    current.run()
+except SQLAlchemyError as exc:  # the database went away mid-page: say so, not a traceback
+    ui.database_unavailable(settings, exc)

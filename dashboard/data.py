@@ -21,6 +21,7 @@ from finsent.db import make_engine
 __all__ = [
     "alert_markers",
     "counts",
+    "database_answers",
     "engine",
     "firing_alerts",
     "has_alerts",
@@ -55,6 +56,19 @@ def _planner_settings(dbapi_connection, _record) -> None:  # type: ignore[no-unt
     cursor.close()
     # psycopg2 opened a transaction for the SETs; the pool's rollback-on-return would undo them.
     dbapi_connection.commit()
+
+
+def database_answers(url: str) -> bool:
+    """Whether the database answers a trivial query now (never cached: the unavailable page polls it)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        with engine(url).connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except SQLAlchemyError:
+        return False
 
 
 @st.cache_data(ttl=30, show_spinner=False)

@@ -9,11 +9,26 @@ auto-refresh interval as their slot (``min_slot``), so each refresh shows new do
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from finsent.timegrid import MINUTE, floor_time
 
-__all__ = ["RANGES", "Range", "WINDOWS", "Window", "floor_time", "range_by_label", "window_by_label"]
+__all__ = [
+    "EARLIEST_ASOF",
+    "RANGES",
+    "Range",
+    "WINDOWS",
+    "Window",
+    "floor_time",
+    "parse_asof",
+    "range_by_label",
+    "window_by_label",
+]
+
+# A pinned time must leave room for the longest range before it and the pages' arithmetic after it:
+# ``9999-12-31`` parses, but adding a day to it overflows (it used to raise on the page).
+EARLIEST_ASOF = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ASOF_AHEAD = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -108,3 +123,22 @@ def range_by_label(label: str | None) -> Range:
 def window_by_label(label: str | None) -> Window:
     """The window with this label; the first for anything unknown."""
     return next((w for w in WINDOWS if w.label == label), WINDOWS[0])
+
+
+def parse_asof(raw: str, *, now: datetime) -> datetime:
+    """The ``?asof=`` time in UTC, or ValueError saying why not (not ISO, before 1970, after tomorrow).
+
+    Only ISO 8601 is accepted (``2026-11-02T14:00``, with or without an offset; naive means UTC),
+    so values such as ``-1`` or ``now`` are refused instead of read as something unexpected.
+    """
+    text = raw.strip()
+    if not text or not text[0].isdigit():
+        raise ValueError("not an ISO time")
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, OverflowError) as exc:
+        raise ValueError("not an ISO time") from exc
+    moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    if moment < EARLIEST_ASOF or moment > now + _ASOF_AHEAD:
+        raise ValueError(f"outside {EARLIEST_ASOF:%Y-%m-%d} .. tomorrow")
+    return moment

@@ -5,20 +5,24 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import NoReturn
 from datetime import datetime, timedelta
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
 from finsent.dashboard import data
 from finsent.dashboard.access import AccessError, check_listen, token_matches, token_required
-from finsent.logs import configure_logging
+from finsent.dashboard.ranges import parse_asof
+from finsent.logs import configure_logging, settings_secrets
 from finsent.messages import utcnow
 from finsent.settings import Settings
 
 __all__ = [
     "Context",
     "context",
+    "database_unavailable",
     "empty_state",
     "fmt_pct",
     "fmt_signed",
@@ -56,15 +60,15 @@ class Context:
 
 
 @st.cache_resource(show_spinner=False)
-def _logging_once(level: str, fmt: str) -> bool:
-    configure_logging(level, fmt)
+def _logging_once(level: str, fmt: str, _settings: Settings) -> bool:
+    configure_logging(level, fmt, secrets=settings_secrets(_settings))
     return True
 
 
 def setup(settings: Settings) -> None:
     """Page config and logging; first thing the entry script does."""
     st.set_page_config(page_title="finsent", page_icon=":chart_with_downwards_trend:", layout="wide")
-    _logging_once(settings.log_level, settings.log_format)
+    _logging_once(settings.log_level, settings.log_format, settings)
 
 
 def gate(settings: Settings) -> None:
@@ -99,18 +103,38 @@ def _pinned() -> datetime | None:
     if not raw:
         return None
     try:
-        moment = pd.Timestamp(raw)
-    except (ValueError, TypeError, OverflowError):
-        st.sidebar.warning(f"Ignoring asof={raw!r}: not an ISO time.")
+        return parse_asof(str(raw), now=utcnow())
+    except ValueError as exc:
+        st.sidebar.warning(f"Ignoring asof={str(raw)[:40]!r}: {exc}; showing live data.")
         return None
-    moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
-    return moment.to_pydatetime()
+
+
+def database_unavailable(settings: Settings, exc: BaseException) -> NoReturn:
+    """Say the database cannot be reached (no traceback), retry every refresh, and show the page once it answers."""
+    log.warning("database unavailable", extra={"error": f"{type(exc).__name__}: {str(exc)[:300]}"})
+    st.error(
+        "**Database unavailable.** The dashboard cannot reach its database right now; "
+        "figures will show again once it answers. This page retries on its own."
+    )
+
+    url = settings.database.url.get_secret_value()
+
+    @st.fragment(run_every=max(2, min(settings.dashboard.refresh_s, 15)))
+    def _retry() -> None:
+        if data.database_answers(url):
+            st.rerun()
+
+    _retry()
+    st.stop()
 
 
 def sidebar(settings: Settings) -> Context:
     """Model version and refresh controls; stores and returns the page context."""
     url = settings.database.url.get_secret_value()
-    versions = tuple(data.model_versions(url))
+    try:
+        versions = tuple(data.model_versions(url))
+    except SQLAlchemyError as exc:
+        database_unavailable(settings, exc)
     pinned = _pinned()
     with st.sidebar:
         version = None

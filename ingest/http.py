@@ -38,6 +38,12 @@ class RetryPolicy:
     retries: int = 3
     backoff_s: float = 1.0
     backoff_max_s: float = 60.0
+    # A body larger than this (after decompression: a gzip bomb counts at its real size) is refused
+    # unread; feeds and API pages are kilobytes, so 20 MB is generous.
+    max_bytes: int = 20 * 2**20
+
+
+_SCHEMES = ("http", "https")
 
 
 def backoff_delay(attempt: int, policy: RetryPolicy, rng: random.Random | None = None) -> float:
@@ -159,7 +165,11 @@ class Fetcher:
         robots: bool = True,
     ) -> FetchResult[T]:
         """Fetch ``url`` and parse the body; raises FetchError or ParseError once retries are spent."""
-        host = urlsplit(url).hostname or ""
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in _SCHEMES or not parts.hostname:
+            # file://, ftp://, gopher://, data: ... never reach a transport (the config checks too).
+            raise FetchError(f"refusing {parts.scheme or 'a relative'} URL {_safe(url)!r}: only http and https")
+        host = parts.hostname
         if robots and not self._robots.allowed(self, url, policy, self.stop):
             raise RobotsDisallowed(f"robots.txt of {host} disallows {url} for {self.agent_token}")
         request_headers = dict(headers or {})
@@ -174,9 +184,7 @@ class Fetcher:
                 raise Stopped("stopping")
             retry_after: float | None = None
             try:
-                response = self.client.get(
-                    url, headers=request_headers, params=params, timeout=policy.timeout_s
-                )
+                response, content = self._read(url, request_headers, params, policy)
                 if response.status_code == 304:
                     return FetchResult(None, True, etag, last_modified, attempt + 1, 304)
                 if response.status_code in _RETRY_STATUS:
@@ -187,7 +195,7 @@ class Fetcher:
                     raise _Permanent(
                         HTTPError(f"HTTP {response.status_code} from {_safe(url)}", response.status_code)
                     )
-                value = parse(response.content)
+                value = parse(content)
                 return FetchResult(
                     value,
                     False,
@@ -223,6 +231,33 @@ class Fetcher:
                 attempt += 1
                 if self.stop.wait(delay):
                     raise Stopped("stopping") from None
+
+
+    def _read(
+        self, url: str, headers: Mapping[str, str], params: Mapping[str, str] | None, policy: RetryPolicy
+    ) -> tuple[httpx.Response, bytes]:
+        """GET with the body bounded in size and in total time, not only between bytes.
+
+        httpx's timeout applies to each read, so a server dripping one byte a second would hold
+        a poll for ever; and ``response.content`` would read any size into memory.
+        """
+        deadline = time.monotonic() + policy.timeout_s
+        with self.client.stream("GET", url, headers=headers, params=params, timeout=policy.timeout_s) as response:
+            if response.status_code >= 300:
+                return response, b""
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > policy.max_bytes:
+                raise _Permanent(FetchError(f"body of {declared} bytes over the {policy.max_bytes} limit from {_safe(url)}"))
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > policy.max_bytes:
+                    raise _Permanent(FetchError(f"body over the {policy.max_bytes} bytes limit from {_safe(url)}"))
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout(f"body not complete after {policy.timeout_s:g}s")
+                chunks.append(chunk)
+            return response, b"".join(chunks)
 
 
 class _Permanent(Exception):

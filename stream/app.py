@@ -20,9 +20,10 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +45,7 @@ from finsent.stream.pipeline import RawRecord, persist_with_retry, triage
 from finsent.stream.recovery import BrokerLossGuard
 from finsent.tickers import TickerMatcher
 
-__all__ = ["BatchProcessor", "create_app", "load_predictor"]
+__all__ = ["BackgroundPredictor", "BatchProcessor", "create_app", "load_predictor"]
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ class BatchProcessor:
             )  # fmt: skip
         rejected_ids = {id(item) for item, _ in rejected} | {id(item) for item in result.conflicts}
         published = [s for s in batch.scored if id(s) not in rejected_ids]
-        await self._deliver(published, dead)
+        await self._deliver_until_acked(published, dead)
         metrics.MESSAGES.labels("scored").inc(len(published))
         metrics.MESSAGES.labels("dead_letter").inc(len(dead))
         for letter in dead:
@@ -140,6 +141,31 @@ class BatchProcessor:
     async def process(self, records: list[RawRecord]) -> None:
         """Prepare and commit one batch (no overlap)."""
         await self.commit(await self.prepare(records))
+
+    async def _deliver_until_acked(self, scored: list[ScoredMessage], dead: list[DeadLetter]) -> None:
+        """Deliver, and while the broker is away deliver again (backoff capped at ``write_retry_max_s``).
+
+        The batch is already in the database and its input is not acked, so waiting costs nothing
+        but time; exiting would cost a restart (and the group join) once the broker is back. A
+        retry can publish a scored record twice: consumers dedup on (id, model_version). A stop
+        request during the outage ends the wait with the input still unacked.
+        """
+        from aiokafka.errors import KafkaError
+
+        delay = 0.1
+        while True:
+            try:
+                await self._deliver(scored, dead)
+                return
+            except (KafkaError, OSError) as exc:
+                if self.should_stop():
+                    raise
+                log.warning(
+                    "broker unavailable; delivering the batch again",
+                    extra={"retry_in_s": round(delay, 2), "error": f"{type(exc).__name__}: {str(exc)[:200]}"},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.stream.write_retry_max_s)
 
     async def _deliver(self, scored: list[ScoredMessage], dead: list[DeadLetter]) -> None:
         futures = []
@@ -189,6 +215,7 @@ def _faust_config(settings: Settings) -> dict[str, Any]:
         "stream_wait_empty": True,
         "broker_session_timeout": kafka.session_timeout_s,
         "broker_heartbeat_interval": kafka.heartbeat_interval_s,
+        "consumer_group_instance_id": kafka.group_instance_id,
         "broker_commit_interval": 1.0,
         "producer_acks": -1,
         "web_port": settings.stream.web_port,
@@ -228,6 +255,55 @@ def load_predictor(settings: Settings) -> Predictor:
     return model
 
 
+class BackgroundPredictor:
+    """The configured classifier, loaded in a thread while the worker starts and joins its group.
+
+    On a restart the consumer-group join (seconds on Tansu: the broker holds every JoinGroup)
+    and the model load (torch import, weights, engine set-up) then overlap instead of adding up.
+    The first batch waits for the model in the inference thread, never on the event loop. A load
+    that fails ends the process loudly (exit status 2) before anything could be acked.
+    """
+
+    def __init__(self, load: Callable[[], Predictor]) -> None:
+        self._ready = threading.Event()
+        self._model: Predictor | None = None
+        self._thread = threading.Thread(target=self._load, args=(load,), name="model-load", daemon=True)
+        self._thread.start()
+
+    def _load(self, load: Callable[[], Predictor]) -> None:
+        try:
+            self._model = load()
+        except BaseException:  # noqa: BLE001 - nothing was consumed yet; say why and stop
+            log.critical("the model could not be loaded; exiting", exc_info=True)
+            logging.shutdown()
+            os._exit(2)
+        log.info("model ready", extra={"model_version": self._model.version})
+        self._ready.set()
+
+    @property
+    def loaded(self) -> bool:
+        return self._ready.is_set()
+
+    def get(self) -> Predictor:
+        self._ready.wait()
+        assert self._model is not None
+        return self._model
+
+    @property
+    def version(self) -> str:
+        return self.get().version
+
+    def predict(self, texts: Sequence[str]) -> Sequence[Any]:
+        return self.get().predict(texts)
+
+    def __getattr__(self, name: str) -> Any:
+        # Everything else a predictor offers (tasks, logits: the per-ticker entity head reads
+        # them) comes from the loaded model; private names stay private so copying cannot block.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.get(), name)
+
+
 def create_app(settings: Settings, predictor: Predictor, sessions: sessionmaker[Session] | None = None) -> faust.App:
     """Declare the app, its topics and the scoring agent."""
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
@@ -240,7 +316,9 @@ def create_app(settings: Settings, predictor: Predictor, sessions: sessionmaker[
     sessions = sessions or make_sessionmaker(make_engine(settings.database))
     # Read from the writer thread: a stop request ends the write retry loop during a database outage.
     processor = BatchProcessor(settings, predictor, sessions, scored, dead, should_stop=lambda: app.should_stop)
-    log.info("worker configured", extra={"model_version": predictor.version, "config": settings.redacted()})
+    # A model still loading in the background is not waited for here: the group join goes on meanwhile.
+    version = predictor.version if getattr(predictor, "loaded", True) else "(loading)"
+    log.info("worker configured", extra={"model_version": version, "config": settings.redacted()})
 
     def _die(_: BaseException | None = None) -> None:
         log.critical("batch failed; exiting without acking it", exc_info=True)
@@ -364,6 +442,8 @@ def create_app(settings: Settings, predictor: Predictor, sessions: sessionmaker[
     async def _ready(web: Any, request: Any) -> Any:
         # Readiness: in the consumer group with partitions to read, not rebalancing, database reachable.
         problems = []
+        if not getattr(predictor, "loaded", True):
+            problems.append("model loading")
         if app.consumer is None or app.rebalancing:
             problems.append("joining the consumer group")
         else:

@@ -51,14 +51,20 @@ def parse_time(value: Any) -> datetime | None:
     if isinstance(value, time.struct_time):  # feedparser normalises feed dates to UTC struct_time
         return datetime(*value[:6], tzinfo=UTC)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = value / 1000.0 if value > 1e11 else float(value)  # 1e11 s is the year 5138: so these are ms
-        return datetime.fromtimestamp(seconds, UTC)
+        try:
+            seconds = value / 1000.0 if value > 1e11 else float(value)  # 1e11 s is the year 5138: so these are ms
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            # 1e20, inf, nan: the item's time is wrong, so the item is rejected (not given another time).
+            raise ValueError(f"timestamp {value!r} out of range") from None
     if isinstance(value, str):
         text = value.strip()
         try:
-            return parse_time(float(text))
+            number = float(text)
         except ValueError:
-            pass
+            number = None
+        if number is not None:
+            return parse_time(number)
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
@@ -99,5 +105,6 @@ def build_message(make: Callable[[], dict[str, Any]]) -> NewsMessage | str:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "message"
         return f"{where}: {first['msg']}"
-    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+    except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError, OSError, RecursionError) as exc:
+        # Whatever one item's fields do, it costs that item only, never the rest of the response.
         return f"{type(exc).__name__}: {exc}"

@@ -76,12 +76,15 @@ def list_inputs(path: Path) -> list[Path]:
             raise ValueError(f"{path}: unsupported file type (use {', '.join(sorted(FORMATS))})")
         return [path]
     if path.is_dir():
+        root = path.resolve()
         return sorted(
             p
             for p in path.rglob("*")
             if p.is_file()
             and file_format(p)
             and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            # A symlink in the folder must not lead the source outside it (../../etc/...).
+            and p.resolve().is_relative_to(root)
         )
     raise FileNotFoundError(f"{path}: no such file or folder")
 

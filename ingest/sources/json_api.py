@@ -26,6 +26,10 @@ def load_json(content: bytes) -> Any:
         return json.loads(content)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ParseError(f"broken JSON: {exc}") from None
+    except RecursionError:
+        raise ParseError("broken JSON: nested too deeply") from None
+    except ValueError as exc:  # an integer literal over Python's 4,300-digit conversion limit
+        raise ParseError(f"broken JSON: {str(exc)[:200]}") from None
 
 
 def _text(value: Any) -> str:
