@@ -234,13 +234,14 @@ class Stack:
         from finsent.kafka import make_producer
 
         producer = make_producer(self.broker.bootstrap, compression_type=None, max_request_size=max_request_size, linger_ms=20)
-        n = 0
-        for key, value in records:
-            producer.send(self.raw_topic, key=key, value=value)
-            n += 1
-        producer.flush(120)
+        futures = [producer.send(self.raw_topic, key=key, value=value) for key, value in records]
+        producer.flush(300)
         producer.close()
-        return n
+        # A record the broker refused would look like a loss downstream: count it here, loudly.
+        failed = [f for f in futures if not f.is_done or f.failed()]
+        if failed:
+            raise RuntimeError(f"{len(failed)} of {len(futures)} records not acknowledged by the broker: {failed[0].exception!r}")
+        return len(futures)
 
     def counts(self, *, ids_like: str | None = None) -> Counts:
         """The database's counts, optionally only for document ids starting with ``ids_like``."""
