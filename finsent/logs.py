@@ -29,10 +29,12 @@ __all__ = [
     "configure_logging",
     "redact",
     "register_secrets",
+    "route_transformers_logging",
     "settings_secrets",
 ]
 
 MASK = "***"
+_configured = False  # set by configure_logging: finsent owns this process's logging
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 # Shorter values would mask ordinary words; no real secret is this short.
 _MIN_SECRET_CHARS = 4
@@ -129,6 +131,8 @@ class RedactingFormatter(logging.Formatter):
 
 def configure_logging(level: str = "WARNING", fmt: str = "json", *, secrets: Iterable[str | None] = ()) -> None:
     """Route all logs to stderr through one redacting formatter; libraries stay at WARNING unless finsent is at DEBUG."""
+    global _configured
+    _configured = True
     register_secrets(secrets)
     inner = JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     handler = logging.StreamHandler(sys.stderr)
@@ -141,6 +145,23 @@ def configure_logging(level: str = "WARNING", fmt: str = "json", *, secrets: Ite
         library = logging.getLogger(name)
         library.setLevel(logging.NOTSET if root.level <= logging.DEBUG else max(logging.WARNING, root.level))
     _one_handler_only()
+
+
+def route_transformers_logging() -> None:
+    """transformers prints through a handler of its own, installed when it is first used: ours instead.
+
+    Called by the model loader before transformers reads a config, so its warnings (a config
+    key it does not know, ...) reach the log as JSON lines like everything else. Only where
+    finsent configured the logging (its own processes): a library user keeps transformers' ways.
+    """
+    if not _configured:
+        return
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        return
+    hf_logging.disable_default_handler()
+    hf_logging.enable_propagation()
 
 
 def _one_handler_only() -> None:

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
 
+from finsent.logs import route_transformers_logging
 from finsent.model.architecture import WEIGHTS_NAME, is_multitask_checkpoint, load_multitask
 from finsent.model.data import model_input_text
 from finsent.model.labels import canonical_sentiment, is_sentiment_vocabulary
@@ -146,6 +147,7 @@ def load(
     threads: int | None = None,
 ) -> Classifier:
     """Load a finsent multi-task checkpoint, or a plain HF sequence-classification one."""
+    route_transformers_logging()
     if threads:
         torch.set_num_threads(threads)
     target = resolve_device(device)

@@ -25,7 +25,7 @@ from typing import Any
 
 from finsent.stream import metrics
 
-__all__ = ["BrokerLossGuard", "PartitionView", "lost_partitions"]
+__all__ = ["BrokerLossGuard", "PartitionView", "confirm_lost", "lost_partitions"]
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +54,36 @@ def lost_partitions(views: Mapping[Any, PartitionView]) -> list[Any]:
     return sorted(lost)
 
 
+def confirm_lost(
+    suspects: Mapping[Any, int], lost: list[Any], views: Mapping[Any, PartitionView], *, checks: int
+) -> tuple[dict[Any, int], list[Any]]:
+    """Count how many checks in a row each partition has looked lost; the ones seen ``checks`` times.
+
+    A broker that lost a log stays that way, check after check. Right after a rebalance a
+    partition can look lost for a moment (the log end known from an earlier fetch, the offset
+    committed since by another worker), and resetting it then would re-read the whole partition
+    for nothing: the fault suite saw exactly that. So a partition is reset only once the picture
+    has held for ``checks`` checks.
+    """
+    counts = {tp: suspects.get(tp, 0) + 1 for tp in lost if tp in views}
+    return counts, sorted(tp for tp, n in counts.items() if n >= checks)
+
+
 class BrokerLossGuard:
     """Checks the assigned partitions every ``interval_s`` and re-reads the ones the broker lost."""
 
     def __init__(
-        self, app: Any, *, in_flight: Callable[[], int], interval_s: float = 1.0, settle_s: float = 0.5
+        self,
+        app: Any,
+        *,
+        in_flight: Callable[[], int],
+        interval_s: float = 1.0,
+        settle_s: float = 0.5,
+        confirm_checks: int = 3,
     ) -> None:
         self.app = app
+        self.confirm_checks = confirm_checks
+        self._suspects: dict[Any, int] = {}
         self.in_flight = in_flight
         self.interval_s = interval_s
         self.settle_s = settle_s  # longer than a micro-batch's collection window
@@ -83,12 +106,16 @@ class BrokerLossGuard:
             await asyncio.sleep(self.interval_s)
             try:
                 if self.app.rebalancing or self.app.consumer is None:
+                    self._suspects = {}  # a new assignment: judge it afresh
                     continue
                 views = self.views()
                 metrics.observe_lag(views)
-                lost = lost_partitions(views)
+                self._suspects, lost = confirm_lost(
+                    self._suspects, lost_partitions(views), views, checks=self.confirm_checks
+                )
                 if lost:
                     await self.reset(lost)
+                    self._suspects = {}
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - a check that fails is retried at the next tick

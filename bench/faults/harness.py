@@ -256,8 +256,11 @@ class Stack:
                     doc_q = doc_q.where(d.c.id.startswith(ids_like))
                     score_q = score_q.where(s.c.document_id.startswith(ids_like))
                     distinct_q = distinct_q.where(s.c.document_id.startswith(ids_like))
+                # Counting stories, a copy of a story already counted goes to `duplicates`: every
+                # stored document is in exactly one of the four columns of the 'all' scope.
                 rolled = conn.execute(
-                    select(func.coalesce(func.sum(r.c.negative + r.c.neutral + r.c.positive), 0)).where(r.c.scope_kind == "all")
+                    select(func.coalesce(func.sum(r.c.negative + r.c.neutral + r.c.positive + r.c.duplicates), 0))
+                    .where(r.c.scope_kind == "all")
                 ).scalar_one()
                 return Counts(
                     documents=int(conn.execute(doc_q).scalar_one()),
