@@ -7,7 +7,8 @@ distinct texts about the same company (the ``entity_level.csv`` files name it), 
 since they share the name and the sector's vocabulary.
 
 ``build_pairs`` is deterministic for a seed; ``tests/data/story_pairs.csv`` is its committed output
-(regenerate with ``python -m finsent.bench.story_pairs ../shared/data tests/data/story_pairs.csv``).
+(regenerate with ``python -m finsent.bench.story_pairs DATA_DIR tests/data/story_pairs.csv``, DATA_DIR
+being the folder that holds ``sentfin-headlines/`` and ``finentity/``).
 """
 
 from __future__ import annotations
