@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from finsent.ingest.errors import PublishError
@@ -42,10 +42,40 @@ def serialise(message: NewsMessage) -> bytes:
 class Publisher:
     """A kafka-python producer bound to one topic."""
 
-    def __init__(self, producer: Any, topic: str, *, ack_timeout_s: float = 60.0) -> None:
-        self.producer = producer
+    def __init__(
+        self,
+        producer: Any | None,
+        topic: str,
+        *,
+        ack_timeout_s: float = 60.0,
+        factory: Callable[[], Any] | None = None,
+    ) -> None:
+        if producer is None and factory is None:
+            raise ValueError("a producer or a factory that builds one")
+        self._producer = producer
+        self._factory = factory
         self.topic = topic
         self.ack_timeout_s = ack_timeout_s
+
+    @property
+    def producer(self) -> Any:
+        """The kafka-python producer, built on first use from ``factory``.
+
+        kafka-python bootstraps in its constructor and raises after ``bootstrap_timeout_ms`` when no
+        broker answers, so a publisher started (or restarted) during a broker outage builds it again
+        on the next attempt instead of dying with the outage.
+        """
+        if self._producer is None:
+            assert self._factory is not None
+            self._producer = self._factory()
+        return self._producer
+
+    @classmethod
+    def lazy(cls, bootstrap: str, topic: str, *, ack_timeout_s: float = 60.0, **config: Any) -> Publisher:
+        """A publisher whose producer is built (and bootstrapped) when it first sends."""
+        from finsent.kafka import make_producer
+
+        return cls(None, topic, ack_timeout_s=ack_timeout_s, factory=lambda: make_producer(bootstrap, **config))
 
     @classmethod
     def connect(
@@ -81,31 +111,63 @@ class Publisher:
     def publish_until_acked(
         self, messages: Sequence[NewsMessage], stop: threading.Event, *, max_backoff_s: float = 30.0
     ) -> list[NewsMessage]:
-        """Publish, then resend what the broker did not acknowledge, backing off, until all are acked or ``stop``.
+        """Publish, then resend what the broker refused, backing off, until all are acked or ``stop``.
 
         A broker outage costs time, never messages or the process: the producer reconnects by itself
-        and the same items are offered again (a retry may duplicate one; consumers write idempotently).
-        Returns the acknowledged messages (all of them unless stopped).
+        (and is built again if it could not bootstrap) and refused items are offered again. A record
+        still waiting in the producer's buffer is waited for, not sent again: resending those piled
+        copy after copy behind the first ones during a long outage, so that no round's own records
+        were acknowledged within its wait and nothing ever counted as sent. kafka-python ends every
+        buffered record, acknowledged or failed, within ``delivery_timeout_ms``. Returns the
+        acknowledged messages (all of them unless stopped).
         """
-        acked: list[NewsMessage] = []
-        remaining = list(messages)
+        from kafka.errors import KafkaError
+
+        acked: list[int] = []
+        to_send = list(range(len(messages)))
+        pending: dict[int, Any] = {}
         delay = 0.5
-        while remaining:
+        while to_send or pending:
+            refused: list[int] = []
+            error = ""
             try:
-                acked.extend(self.publish(remaining))
-                return acked
-            except PublishError as exc:
-                done = {id(m) for m in exc.acked}
-                acked.extend(exc.acked)
-                remaining = [m for m in remaining if id(m) not in done]
-                log.warning(
-                    "broker unavailable; retrying",
-                    extra={"topic": self.topic, "pending": len(remaining), "retry_in_s": delay, "error": str(exc)[:200]},
-                )
+                producer = self.producer
+            except KafkaError as exc:  # no broker to bootstrap from: try again after the backoff
+                refused, error = to_send, f"{type(exc).__name__}: {exc}"
+            else:
+                for i in to_send:
+                    try:
+                        pending[i] = producer.send(self.topic, key=message_key(messages[i]), value=serialise(messages[i]))
+                    except KafkaError as exc:  # buffer full, record too large
+                        refused.append(i)
+                        error = f"{type(exc).__name__}: {exc}"
+                try:
+                    producer.flush(timeout=self.ack_timeout_s)
+                except KafkaError as exc:  # timed out: what is not done stays pending
+                    error = f"{type(exc).__name__}: {exc}"
+            for i, future in list(pending.items()):
+                if not future.is_done:
+                    continue
+                del pending[i]
+                if future.succeeded():
+                    acked.append(i)
+                else:
+                    refused.append(i)
+                    error = f"{type(future.exception).__name__}: {future.exception}"
+            to_send = refused
+            if not (to_send or pending):
+                break
+            log.warning(
+                "broker unavailable; retrying",
+                extra={
+                    "topic": self.topic, "refused": len(to_send), "buffered": len(pending),
+                    "retry_in_s": delay, "error": error[:200],
+                },
+            )  # fmt: skip
             if stop.wait(delay):
                 break
             delay = min(delay * 2, max_backoff_s)
-        return acked
+        return [messages[i] for i in sorted(acked)]
 
     def publish(self, messages: Sequence[NewsMessage]) -> list[NewsMessage]:
         """Send and wait for acks; returns the acknowledged messages, raises PublishError if any failed.
@@ -156,8 +218,10 @@ class Publisher:
         """Flush what is buffered and close; gives up after ``timeout_s`` when the broker is gone."""
         from kafka.errors import KafkaError
 
+        if self._producer is None:  # never built: nothing buffered
+            return
         try:
-            self.producer.close(timeout=timeout_s)  # flushes first
+            self._producer.close(timeout=timeout_s)  # flushes first
         except KafkaError as exc:
             # Only messages nobody was told are sent can be pending here; they stay unrecorded.
             log.warning(

@@ -15,6 +15,7 @@ __all__ = [
     "INFERENCE_SECONDS",
     "MESSAGES",
     "PARTITION_RESETS",
+    "PARTITION_STALLS",
     "ROWS_WRITTEN",
     "WRITE_SECONDS",
     "observe_lag",
@@ -42,6 +43,12 @@ CONSUMER_LAG = Gauge(
 PARTITION_RESETS = Counter(
     "finsent_worker_partition_resets_total",
     "Partitions re-read from their start because the broker's log end fell below what was read (data loss).",
+    ["topic", "partition"],
+)
+
+PARTITION_STALLS = Counter(
+    "finsent_worker_partition_stalls_total",
+    "Partitions found with records waiting and nothing read while the worker was idle, and resumed.",
     ["topic", "partition"],
 )
 

@@ -10,9 +10,19 @@ response (right on Tansu, unlike ListOffsets "latest", see docs/broker.md) with 
 and committed; a partition whose log end fell below either is re-read from its start. The
 idempotent writes absorb what is read twice.
 
-The reset is done like a rebalance: flow stops, batches in flight finish and are acked, queued
-records are dropped, Faust's per-partition offset book-keeping is cleared, and the partition is
-sought to offset 0 (Kafka moves that to the log start).
+The reset is done like a rebalance: flow stops, batches in flight finish and are acked and
+committed, queued records are dropped, every partition goes back to its committed offset (the
+dropped records are read again, not skipped), and the lost one, its book-keeping cleared, to
+offset 0 (Kafka moves that to the log start).
+
+The same loop watches for a partition that stalls: records on the broker, nothing in flight,
+and the read offset not moving for ``stall_s``. The fault suite's full-size crash loop saw one
+after a kill during a two-worker rebalance (the survivor ready, three partitions at lag 0, one
+at lag 9,810 with nothing read for ten minutes). Whatever left it paused (Faust's rebalance and
+recovery pause every partition and resume them in steps that a second rebalance can cut short),
+the remedy is the rebalance's own last step: resume the partitions and the flow and seek to the
+committed offsets. A partition that stays stalled after ``max_heals`` of those ends the worker
+(exit status 70, nothing unwritten acked) so that its supervisor restarts it.
 """
 
 from __future__ import annotations
@@ -20,12 +30,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import os
+import sys
+from dataclasses import dataclass, field
 from typing import Any
 
 from finsent.stream import metrics
 
-__all__ = ["BrokerLossGuard", "PartitionView", "confirm_lost", "lost_partitions"]
+__all__ = ["BrokerLossGuard", "PartitionView", "StallTracker", "confirm_lost", "lost_partitions"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +81,39 @@ def confirm_lost(
     return counts, sorted(tp for tp, n in counts.items() if n >= checks)
 
 
+@dataclass
+class StallTracker:
+    """Which partitions have had records waiting, and nothing read, for ``stall_s`` while the worker was idle.
+
+    Pure bookkeeping over successive views (tested without a broker): a partition counts as
+    waiting when its log end lies beyond the next offset to read; its clock starts when its read
+    offset last moved or the worker last had a batch in flight (a batch held through a database
+    outage, or live news keeping backfill waiting, is not a stall).
+    """
+
+    stall_s: float = 30.0
+    _since: dict[Any, tuple[int | None, float]] = field(default_factory=dict)
+
+    def reset(self) -> None:
+        self._since = {}
+
+    def stalled(self, views: Mapping[Any, PartitionView], *, now: float, busy: bool) -> list[Any]:
+        out = []
+        seen: dict[Any, tuple[int | None, float]] = {}
+        for tp, view in views.items():
+            read_next = view.read + 1 if view.read is not None else (view.committed or 0)
+            waiting = view.highwater is not None and view.highwater > read_next
+            last = self._since.get(tp)
+            if not waiting or busy or last is None or last[0] != view.read:
+                seen[tp] = (view.read, now)
+                continue
+            seen[tp] = last
+            if now - last[1] >= self.stall_s:
+                out.append(tp)
+        self._since = seen
+        return sorted(out)
+
+
 class BrokerLossGuard:
     """Checks the assigned partitions every ``interval_s`` and re-reads the ones the broker lost."""
 
@@ -80,8 +125,13 @@ class BrokerLossGuard:
         interval_s: float = 1.0,
         settle_s: float = 0.5,
         confirm_checks: int = 3,
+        stall_s: float = 30.0,
+        max_heals: int = 3,
     ) -> None:
         self.app = app
+        self.stalls = StallTracker(stall_s)
+        self.max_heals = max_heals
+        self._heals: dict[Any, tuple[int, int | None]] = {}  # heals in a row, read offset at the last one
         self.confirm_checks = confirm_checks
         self._suspects: dict[Any, int] = {}
         self.in_flight = in_flight
@@ -107,6 +157,7 @@ class BrokerLossGuard:
             try:
                 if self.app.rebalancing or self.app.consumer is None:
                     self._suspects = {}  # a new assignment: judge it afresh
+                    self.stalls.reset()
                     continue
                 views = self.views()
                 metrics.observe_lag(views)
@@ -116,6 +167,17 @@ class BrokerLossGuard:
                 if lost:
                     await self.reset(lost)
                     self._suspects = {}
+                    self.stalls.reset()
+                    continue
+                loop = asyncio.get_running_loop()
+                stalled = self.stalls.stalled(views, now=loop.time(), busy=self.in_flight() > 0)
+                # A healed partition that reads again is forgiven; one that does not counts towards max_heals.
+                self._heals = {
+                    tp: (n, read) for tp, (n, read) in self._heals.items() if tp in views and views[tp].read == read
+                }
+                if stalled:
+                    await self.heal(stalled, views)
+                    self.stalls.reset()
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - a check that fails is retried at the next tick
@@ -145,7 +207,10 @@ class BrokerLossGuard:
                 elif quiet_since is None:
                     quiet_since = loop.time()
                 await asyncio.sleep(0.05)
-            app.flow_control.clear()  # records queued from the old positions are not read
+            # What was acked is committed, so going back to the committed offsets re-reads little.
+            await consumer.commit()
+            app.flow_control.clear()  # records queued from the old positions are not read...
+            await consumer.perform_seek()  # ...so every partition is read again from its commit
             for tp in partitions:
                 for book in (consumer._acked, consumer._acked_index, consumer._gap, consumer._committed_offset):
                     book.pop(tp, None)
@@ -154,3 +219,34 @@ class BrokerLossGuard:
         finally:
             app.flow_control.resume()
             consumer.resume_flow()
+
+    async def heal(self, partitions: list[Any], views: Mapping[Any, PartitionView]) -> None:
+        """Resume a stalled partition as a rebalance's end would: partitions, flow, committed offsets."""
+        app, consumer = self.app, self.app.consumer
+        named = [f"{tp.topic}:{tp.partition}" for tp in partitions]
+        for tp in partitions:
+            self._heals[tp] = (self._heals.get(tp, (0, None))[0] + 1, views[tp].read)
+            metrics.PARTITION_STALLS.labels(tp.topic, str(tp.partition)).inc()
+        if any(n > self.max_heals for n, _ in self._heals.values()):
+            log.critical(
+                "partition still stalled after resuming it; exiting so that a restart reads it again",
+                extra={"partitions": named, "heals": self.max_heals},
+            )
+            logging.shutdown()
+            sys.stderr.flush()
+            os._exit(70)  # nothing unwritten was acked: the restarted worker reads from the commit
+        log.warning(
+            "partition stalled with records waiting; resuming it from its committed offset",
+            extra={
+                "partitions": named,
+                "read": {f"{tp.topic}:{tp.partition}": views[tp].read for tp in partitions},
+                "log_end": {f"{tp.topic}:{tp.partition}": views[tp].highwater for tp in partitions},
+                "stalled_s": self.stalls.stall_s,
+            },
+        )
+        await consumer.commit()
+        app.flow_control.clear()
+        consumer.resume_partitions(consumer.assignment())
+        await consumer.perform_seek()
+        app.flow_control.resume()
+        consumer.resume_flow()

@@ -53,7 +53,12 @@ def run(stack: Stack, size: BrokerSize, rng: random.Random) -> Result:
     stop = threading.Event()
 
     def publish() -> None:
-        publisher = Publisher(_producer(stack), stack.raw_topic, ack_timeout_s=10)
+        # Built during the outage, as a restarted `finsent ingest run` would be: it cannot bootstrap
+        # until the broker is back, and must not die of that.
+        publisher = Publisher.lazy(
+            stack.broker.bootstrap, stack.raw_topic, ack_timeout_s=10,
+            client_id="finsent-ingest", enable_idempotence=False, compression_type=None,
+        )  # fmt: skip
         try:
             acked.extend(publisher.publish_until_acked(during, stop, max_backoff_s=2.0))
         finally:
@@ -113,10 +118,3 @@ def run(stack: Stack, size: BrokerSize, rng: random.Random) -> Result:
         }
     )
     return result
-
-
-def _producer(stack: Stack):  # type: ignore[no-untyped-def]
-    from finsent.kafka import make_producer
-
-    # What Publisher.connect builds, minus the topic creation the dead broker cannot answer.
-    return make_producer(stack.broker.bootstrap, client_id="finsent-ingest", enable_idempotence=False, compression_type=None)

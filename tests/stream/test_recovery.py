@@ -32,3 +32,35 @@ def test_a_partition_is_reset_only_when_it_looks_lost_check_after_check() -> Non
     healed = {("t", 0): PartitionView(read=99, committed=100, highwater=120)}
     suspects, confirmed = confirm_lost({("t", 0): 2}, lost_partitions(healed), healed, checks=3)
     assert suspects == {} and confirmed == []
+
+
+def test_a_partition_stalls_when_records_wait_and_nothing_is_read_while_the_worker_is_idle() -> None:
+    from finsent.stream.recovery import StallTracker
+
+    tracker = StallTracker(stall_s=30)
+    stuck = PartitionView(read=15_000, committed=15_001, highwater=24_810)
+    caught_up = PartitionView(read=24_999, committed=25_000, highwater=25_000)
+    views = {("t", 2): stuck, ("t", 0): caught_up}
+    assert tracker.stalled(views, now=0.0, busy=False) == []
+    assert tracker.stalled(views, now=29.0, busy=False) == []
+    assert tracker.stalled(views, now=30.5, busy=False) == [("t", 2)]  # caught up is never stalled
+
+
+def test_reading_or_a_batch_in_flight_restarts_the_stall_clock() -> None:
+    from finsent.stream.recovery import StallTracker
+
+    tracker = StallTracker(stall_s=30)
+    view = PartitionView(read=100, committed=90, highwater=500)
+    tracker.stalled({("t", 0): view}, now=0.0, busy=False)
+    # A batch held through a database outage (or backfill waiting for live news) is not a stall.
+    assert tracker.stalled({("t", 0): view}, now=20.0, busy=True) == []
+    assert tracker.stalled({("t", 0): view}, now=45.0, busy=False) == []
+    assert tracker.stalled({("t", 0): view}, now=50.5, busy=False) == [("t", 0)]
+    moved = PartitionView(read=164, committed=90, highwater=500)
+    assert tracker.stalled({("t", 0): moved}, now=51.0, busy=False) == []
+    assert tracker.stalled({("t", 0): moved}, now=80.0, busy=False) == []
+    assert tracker.stalled({("t", 0): moved}, now=81.5, busy=False) == [("t", 0)]
+    # Nothing fetched since the assignment: no log end known, nothing to judge.
+    fresh = StallTracker(stall_s=1)
+    unseen = {("t", 1): PartitionView(read=None, committed=None, highwater=None)}
+    assert fresh.stalled(unseen, now=0.0, busy=False) == [] and fresh.stalled(unseen, now=9.0, busy=False) == []
