@@ -198,6 +198,10 @@ class StoryBand(Base):
     # Denormalised from documents: look-ups keep to the story window without a join.
     published_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
+    # A band's newest members inside the story window, read without touching its older ones
+    # (a templated headline can put tens of thousands of documents in one band).
+    __table_args__ = (Index("ix_story_bands_band_published_at", "band", "published_at"),)
+
 
 class StoryScope(Base):
     """The document that counted a story in one scope, for one model version (counting stories)."""

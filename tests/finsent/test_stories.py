@@ -13,7 +13,8 @@ from finsent.bench.desk import story_quality
 from finsent.bench.story_pairs import build_pairs, read_pairs
 from finsent.db import make_engine, make_sessionmaker, session_scope
 from finsent.messages import ScoredMessage
-from finsent.stories import StoryOptions, signature, similarity
+from finsent.stories import StoryOptions, band_keys, signature, similarity
+from finsent import store
 from finsent.store import rebuild_rollups, write_scored
 from finsent.tables import Document, HourlyRollup, Rollup, StoryScope
 
@@ -175,3 +176,28 @@ def test_rebuild_rollups_command_recounts_history_as_the_setting_says(db_url: st
     monkeypatch.setenv("FINSENT_STORIES_COUNT", "stories")
     assert CliRunner().invoke(app, args).exit_code == 0
     assert rollups(db_url)[("all", "*")] == Counter(negative=1, duplicates=3)
+
+
+def test_a_crowded_band_costs_its_newest_members_not_its_size(db_url: str) -> None:
+    """Templated headlines (the fault suite's 100,000) put thousands of copies in one band; a look-up reads a few."""
+    options = StoryOptions(max_candidates=8)
+    template = "{} shares move as traders weigh results, note {}"
+    for start in range(0, 600, 100):
+        write(db_url, [scored(i, "wire", template.format("ACME", i), minutes=i / 10) for i in range(start, start + 100)], options)
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        sig = signature(template.format("ACME", 999), options.num_perm)
+        keys = band_keys(sig, *options.bands)
+        found = store._candidates(conn, keys, T0, T0 + timedelta(hours=2), per_band=options.max_candidates)
+        unbounded = store._candidates(conn, keys, T0, T0 + timedelta(hours=2), per_band=10_000)
+    assert max(len(v) for v in unbounded.values()) > 100  # the band really is crowded
+    assert all(len(v) <= 8 for v in found.values())
+    newest = {band: {d for d, *_ in sorted(v, key=lambda m: m[3])[-8:]} for band, v in unbounded.items()}
+    assert {band: {d for d, *_ in v} for band, v in found.items()} == newest
+    # And the bound keeps the story: a new copy still joins the story of the copies before it.
+    write(db_url, [scored(999, "wire", template.format("ACME", 999), minutes=61)], options)
+    with make_sessionmaker(engine)() as s:
+        story = s.execute(select(Document.story_id).where(Document.id == "doc-999")).scalar_one()
+        earlier = s.execute(select(Document.story_id).where(Document.id == "doc-599")).scalar_one()
+    engine.dispose()
+    assert story == earlier
