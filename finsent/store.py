@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from finsent.messages import SENTIMENT_LABELS, ScoredMessage, utcnow
-from finsent.stories import StoryOptions, band_keys, from_bytes, signature, similarity, to_bytes
+from finsent.stories import StoryOptions, band_keys, from_bytes, signature, to_bytes
 from finsent.tables import Document, HourlyRollup, Rollup, Score, StoryBand, StoryScope, UTCDateTime
 from finsent.timegrid import HOUR, MINUTE, ceil_time, floor_time
 
@@ -276,17 +276,19 @@ def _assign_stories(
     in_batch: dict[int, list[tuple[str, str, np.ndarray, datetime]]] = {}
     out: dict[str, Assignment] = {}
     for d, sig, keys in prepared:
-        best: tuple[float, str] | None = None
-        seen: set[str] = set()
+        # The candidates in the order met (a tie goes to the first), scored in one array operation.
+        candidates: dict[str, tuple[str, np.ndarray]] = {}
         for key in keys:
             for other_id, story_id, other_sig, at in [*stored.get(key, ()), *in_batch.get(key, ())]:
-                if other_id == d.id or other_id in seen or abs(at - d.published_at) > options.window:
-                    continue
-                seen.add(other_id)
-                score = similarity(sig, other_sig)
-                if score >= options.threshold and (best is None or score > best[0]):
-                    best = (score, story_id)
-        story = best[1] if best is not None else d.id
+                if other_id != d.id and other_id not in candidates and abs(at - d.published_at) <= options.window:
+                    candidates[other_id] = (story_id, other_sig)
+        story = d.id
+        if candidates:
+            found = list(candidates.values())
+            scores = np.count_nonzero(np.stack([other for _, other in found]) == sig, axis=1) / len(sig)
+            best = int(np.argmax(scores))
+            if scores[best] >= options.threshold:
+                story = found[best][0]
         out[d.id] = (story, sig, keys)
         for key in keys:
             members = in_batch.setdefault(key, [])
@@ -296,7 +298,7 @@ def _assign_stories(
 
 
 def _candidates(
-    conn: Connection, keys: Sequence[int], lo: datetime, hi: datetime, *, per_band: int = 32
+    conn: Connection, keys: Sequence[int], lo: datetime, hi: datetime, *, per_band: int = 8
 ) -> dict[int, list[tuple[str, str, np.ndarray, datetime]]]:
     """Stored documents sharing a band with ``keys`` and published in [lo, hi], by band: each band's newest ``per_band``.
 
