@@ -2,7 +2,8 @@
 partitions; one is SIGKILLed mid-run and the survivor takes over its partitions. Every message is
 stored exactly once (documents = scores = distinct = rollup total = N), and with the killed worker
 gone every one of the 4 partitions ends acknowledged to its end, which only the survivor can do.
-(Ownership is shown by committed offsets: Tansu's DescribeGroups answer is not decodable by kafka-python.)
+(Ownership is shown by committed offsets: reading member assignments from Tansu's DescribeGroups via
+kafka-python failed on its authorized-operations field and gave no usable assignments.)
 """
 
 from __future__ import annotations
