@@ -22,6 +22,8 @@ from pathlib import Path
 
 import torch
 
+__all__ = ["agreements", "calibration_texts", "compile_ir_model", "main", "quantize", "rate", "train_files", "validation_files"]
+
 ROOT = Path("var")  # local state, relative to where it runs (the repository root)
 
 

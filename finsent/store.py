@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Insert, Table, bindparam, func, literal_column, select, union_all
+from sqlalchemy import Connection, Insert, Table, bindparam, func, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -49,7 +49,6 @@ RollupKey = tuple[str, str, str, datetime]  # model_version, scope_kind, scope, 
 # The counters of a rollup row: the sentiments counted, and the copies of stories counted already.
 ROLLUP_COUNTS: tuple[str, ...] = (*SENTIMENT_LABELS, "duplicates")
 _ID_CHUNK = 900  # SQLite caps bound parameters per statement
-_BAND_CHUNK = 200  # bands per look-up statement (SQLite caps a compound select at 500 members)
 
 
 @dataclass(frozen=True)
@@ -302,37 +301,28 @@ def _candidates(
 ) -> dict[int, list[tuple[str, str, np.ndarray, datetime]]]:
     """Stored documents sharing a band with ``keys`` and published in [lo, hi], by band: each band's newest ``per_band``.
 
-    One bounded sub-select per band (an index range scan on (band, published_at)), so a crowded
-    band costs ``per_band`` rows, not its size.
+    The band rows are ranked in the (band, published_at) index and only the newest are joined to
+    their documents and signatures, so a crowded band costs an index scan, not its signatures.
     """
     bands, docs = StoryBand.__table__, Document.__table__
-
-    def newest(i: int) -> Any:
-        return (
-            select(bands.c.band, bands.c.document_id, bands.c.published_at)
-            .where(
-                bands.c.band == bindparam(f"k{i}"),
-                bands.c.published_at >= bindparam("lo"),
-                bands.c.published_at <= bindparam("hi"),
-            )
-            .order_by(bands.c.published_at.desc())
-            .limit(per_band)
-            .subquery(f"b{i}")
+    rank = func.row_number().over(partition_by=bands.c.band, order_by=bands.c.published_at.desc()).label("rank")
+    ranked = (
+        select(bands.c.band, bands.c.document_id, rank)
+        .where(
+            bands.c.band.in_(bindparam("keys", expanding=True)),
+            bands.c.published_at >= lo,
+            bands.c.published_at <= hi,
         )
-
+        .subquery("ranked")
+    )
+    query = (
+        select(ranked.c.band, docs.c.id, docs.c.story_id, docs.c.story_signature, docs.c.published_at)
+        .join(docs, docs.c.id == ranked.c.document_id)
+        .where(ranked.c.rank <= per_band, docs.c.story_signature.is_not(None))
+    )
     found: dict[int, list[tuple[str, str, np.ndarray, datetime]]] = {}
-    for start in range(0, len(keys), _BAND_CHUNK):
-        chunk = list(keys[start : start + _BAND_CHUNK])
-        # SQLite allows ORDER BY/LIMIT in a compound member only inside a sub-select.
-        members = [select(sub.c.band, sub.c.document_id).select_from(sub) for sub in map(newest, range(len(chunk)))]
-        picked = union_all(*members).subquery("picked")
-        query = (
-            select(picked.c.band, docs.c.id, docs.c.story_id, docs.c.story_signature, docs.c.published_at)
-            .join(docs, docs.c.id == picked.c.document_id)
-            .where(docs.c.story_signature.is_not(None))
-        )
-        params: dict[str, Any] = {"lo": lo, "hi": hi, **{f"k{i}": key for i, key in enumerate(chunk)}}
-        for band, doc_id, story_id, raw, at in conn.execute(query, params):
+    for start in range(0, len(keys), _ID_CHUNK):
+        for band, doc_id, story_id, raw, at in conn.execute(query, {"keys": list(keys[start : start + _ID_CHUNK])}):
             found.setdefault(band, []).append((doc_id, story_id or doc_id, from_bytes(raw), at))
     return found
 

@@ -7,7 +7,7 @@ Create Date: 2026-12-02
 The fault suite's 100,000-message crash loop (templated headlines: one ticker and a number
 apart) slowed to 8 messages a second: every new document's bands matched every earlier copy in
 the story window, so each batch read and compared a growing share of the table. The look-up now
-reads, per band, only the newest ``StoryOptions.max_candidates`` (8) members in the window, through
+joins, per band, only the newest ``StoryOptions.max_candidates`` (8) members in the window, ranked in
 this index (band, published_at).
 """
 
