@@ -48,9 +48,9 @@ class StoryOptions:
     window: timedelta = timedelta(hours=48)  # copies further apart in publication time are other stories
     threshold: float = 0.4  # least estimated Jaccard similarity of shingles for "the same story"
     num_perm: int = 64
-    # Per LSH band, the newest stored members (and batch members) compared with a new text. Copies of one story share
-    # its id, so matching any of them is enough; without a bound a templated headline (thousands
-    # of near-copies a day) made every batch compare against all of them.
+    # Per LSH band, the newest members (stored, and earlier in the batch) compared with a new
+    # text. Copies of one story share its id, so matching any of them is enough; without a bound
+    # a templated headline (thousands of near-copies a day) was compared with all of them.
     max_candidates: int = 8
 
     @classmethod

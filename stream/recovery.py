@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
 import os
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -207,10 +207,7 @@ class BrokerLossGuard:
                 elif quiet_since is None:
                     quiet_since = loop.time()
                 await asyncio.sleep(0.05)
-            # What was acked is committed, so going back to the committed offsets re-reads little.
-            await consumer.commit()
-            app.flow_control.clear()  # records queued from the old positions are not read...
-            await consumer.perform_seek()  # ...so every partition is read again from its commit
+            await self._back_to_committed()
             for tp in partitions:
                 for book in (consumer._acked, consumer._acked_index, consumer._gap, consumer._committed_offset):
                     book.pop(tp, None)
@@ -244,9 +241,15 @@ class BrokerLossGuard:
                 "stalled_s": self.stalls.stall_s,
             },
         )
-        await consumer.commit()
-        app.flow_control.clear()
+        await self._back_to_committed()
         consumer.resume_partitions(consumer.assignment())
-        await consumer.perform_seek()
         app.flow_control.resume()
         consumer.resume_flow()
+
+    async def _back_to_committed(self) -> None:
+        """Drop the queued records and read every partition again from its committed offset."""
+        consumer = self.app.consumer
+        # What was acked is committed first, so going back to the committed offsets re-reads little.
+        await consumer.commit()
+        self.app.flow_control.clear()  # records queued from the old positions are not read...
+        await consumer.perform_seek()  # ...so none is skipped: each partition resumes at its commit
