@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, func, select
 
@@ -92,9 +93,18 @@ class _RssSampler(threading.Thread):
     def run(self) -> None:
         while not self.stop.wait(self.every_s):
             try:
-                self.samples.append(self.proc.memory_info().rss / 2**20)
+                # The worker and its children: with FINSENT_MODEL_INFERENCE_PROCESS the model lives in one.
+                family = [self.proc, *self.proc.children(recursive=True)]
+                self.samples.append(sum(_rss(p) for p in family) / 2**20)
             except Exception:  # noqa: BLE001 - the process ended
                 return
+
+
+def _rss(process: Any) -> int:
+    try:
+        return int(process.memory_info().rss)
+    except Exception:  # noqa: BLE001 - a child that just ended holds no memory
+        return 0
 
 
 def _count(url: str) -> int:

@@ -42,6 +42,7 @@ def run_throughput(
     end_to_end: bool = True,
     repeat: int = 1,
     scale_out: bool = False,
+    inference_process: bool = False,
     child_env: Callable[[Mapping[str, str]], dict[str, str]] = dict,
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
@@ -112,6 +113,16 @@ def run_throughput(
                 half = run_end_to_end(settings, bootstrap=broker.bootstrap, db_url=db_url,
                                       messages=corpus[: max(200, min(messages, int(half_rate * 30)))],
                                       rate=half_rate, model_path=model_path, extra_env=env)
+            if inference_process:
+                # The same worker with its model in a child process (no shared interpreter lock),
+                # run right after the in-process one on the same messages.
+                progress(f"end to end, full speed, inference process, {messages} messages...")
+                with temporary_database(pg_admin_url) as db_url:
+                    run = run_end_to_end(settings, bootstrap=broker.bootstrap, db_url=db_url,
+                                         messages=corpus[:messages], rate=None, model_path=model_path,
+                                         extra_env={**env, "FINSENT_MODEL_INFERENCE_PROCESS": "true"})
+                report["end_to_end_process"] = as_dict(run)
+                report["end_to_end_process_vs_engine"] = run.throughput / report["engine_texts_per_s"]
             if scale_out:
                 # The same cores, spent two ways: one worker with two inference threads, or two
                 # workers in one group with one thread each (partitions shared between them).
@@ -156,6 +167,7 @@ def format_report(r: dict[str, Any]) -> str:
     for key, label in (
         ("end_to_end_full", "end to end, full speed"),
         ("end_to_end_half", "end to end, half load"),
+        ("end_to_end_process", "end to end, inference process"),
         ("scale_1x2", "end to end, 1 worker x 2 threads"),
         ("scale_2x1", "end to end, 2 workers x 1 thread"),
     ):
@@ -173,5 +185,7 @@ def format_report(r: dict[str, Any]) -> str:
         ratios.append(f"engine / tuned {r['engine_vs_tuned']:.2f}")
     if "end_to_end_vs_engine" in r:
         ratios.append(f"end to end / engine {r['end_to_end_vs_engine']:.2f}")
+    if "end_to_end_process_vs_engine" in r:
+        ratios.append(f"end to end (inference process) / engine {r['end_to_end_process_vs_engine']:.2f}")
     lines.append("ratios: " + ", ".join(ratios))
     return "\n".join(lines)

@@ -117,6 +117,11 @@ def bench(
     repeat: Annotated[
         int, typer.Option(min=1, help="Measure each rate N times, interleaved; report the median and min..max.")
     ] = 1,
+    inference_process: Annotated[
+        bool,
+        typer.Option(help="Also run end to end with the worker's model in a process of its own "
+                     "(FINSENT_MODEL_INFERENCE_PROCESS), beside the worker with the model in-process."),
+    ] = False,
     json_out: Annotated[Optional[Path], typer.Option(help="Also write the JSON report here.")] = None,
 ) -> None:
     """Benchmark: naive baseline vs engine, then end to end through Kafka and PostgreSQL; prints ratios.
@@ -147,6 +152,7 @@ def bench(
         end_to_end=end_to_end,
         repeat=repeat,
         scale_out=scale_out,
+        inference_process=inference_process,
         child_env=invocation.child_env,
         progress=lambda line: typer.echo(line, err=True),
     )

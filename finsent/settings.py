@@ -207,6 +207,11 @@ class ModelSettings(_Section):
         "1.5x PyTorch bf16 on AMX), ONNX Runtime for fp32/int8 on the CPU (about 2x PyTorch fp32 on AVX2), "
         "PyTorch otherwise (GPUs, and the reference).",
     )
+    inference_process: bool = Field(
+        default=False,
+        description="Worker: run the model in a child process of its own, so inference does not share the "
+        "event loop's and the writer's interpreter lock; if the child dies, the worker exits without acking.",
+    )
 
 
 class StreamSettings(_Section):

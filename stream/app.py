@@ -249,7 +249,14 @@ def load_predictor(settings: Settings) -> Predictor:
     """The configured classifier, loaded before the worker joins its group."""
     from finsent.model.engine import load_engine_from_settings
 
-    model = load_engine_from_settings(settings)
+    if settings.model.inference_process:
+        from finsent.logs import settings_secrets
+        from finsent.model.inference_process import InferenceProcess, LogSetup
+
+        logs = LogSetup(settings.log_level, settings.log_format, tuple(s for s in settings_secrets(settings) if s))
+        model: Any = InferenceProcess(functools.partial(load_engine_from_settings, settings), logs=logs)
+    else:
+        model = load_engine_from_settings(settings)
     if not model.has_sentiment:
         raise ValueError(f"model {settings.model.path} has no sentiment head; the worker needs one")
     return model

@@ -53,3 +53,41 @@ def test_two_workers_in_one_group_share_the_run(broker: EmbeddedBroker, tiny_mod
             scores = conn.execute(select(func.count()).select_from(Score)).scalar()
         engine.dispose()
     assert result.messages == 300 and scores == 301  # the run's messages plus the warm-up one
+
+
+def test_worker_memory_includes_its_children() -> None:
+    """With FINSENT_MODEL_INFERENCE_PROCESS the model's memory is in a child: the sampler adds it."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    from finsent.bench.end_to_end import _RssSampler
+
+    own = psutil.Process(os.getpid()).memory_info().rss / 2**20
+    child = subprocess.Popen([sys.executable, "-c", "b = bytearray(300 * 2**20); import time; time.sleep(30)"])
+    try:
+        time.sleep(0.1)
+        sampler = _RssSampler(os.getpid(), every_s=0.1)
+        sampler.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (sampler.samples and sampler.samples[-1] > own + 250):
+            time.sleep(0.1)
+        sampler.stop.set()
+        assert sampler.samples and sampler.samples[-1] > own + 250, (own, sampler.samples[-3:])
+    finally:
+        child.kill()
+        child.wait()
+
+
+@pytest.mark.slow
+def test_end_to_end_with_the_inference_process(broker: EmbeddedBroker, tiny_model_path: Path) -> None:
+    with temporary_database(ADMIN_URL) as db_url:
+        result = run_end_to_end(
+            Settings(), bootstrap=broker.bootstrap, db_url=db_url, messages=bench_texts(200),
+            rate=None, model_path=str(tiny_model_path), timeout_s=300,
+            extra_env={"FINSENT_MODEL_INFERENCE_PROCESS": "true"},
+        )  # fmt: skip
+    assert result.messages == 200 and result.throughput > 0
