@@ -1,4 +1,4 @@
-"""``finsent train``, ``evaluate`` and ``classify``: the model package's commands.
+"""``finsent train``, ``evaluate``, ``classify``, ``export-hf`` and ``prepare``: the model package's commands.
 
 torch and transformers are imported inside the commands so ``finsent --help`` stays fast.
 """
@@ -178,8 +178,38 @@ def export_hf_command(
     typer.echo(f"{task} head of {checkpoint} -> {out}")
 
 
+def prepare_command(ctx: typer.Context) -> None:
+    """Load the configured model once and cache its compiled graph, so workers start without converting.
+
+    The OpenVINO IR or ONNX graph the engine builds for this machine is cached under
+    FINSENT_DATA_DIR, keyed on the checkpoint's weights. A worker whose cache is empty converts
+    first (seconds of CPU), which would delay its first score and every restart until one
+    conversion completes; run this at deploy time (image build, init container) with the
+    workers' settings. Prints what it prepared as JSON.
+    """
+    import time
+
+    from finsent.model.startup import load_scoring_engine
+
+    settings = settings_of(ctx)
+    started = time.perf_counter()
+    try:
+        engine = load_scoring_engine(settings)
+    except (ValueError, FileNotFoundError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    report = {
+        "model_version": engine.version,
+        "runtime": engine.runtime,
+        "precision": engine.precision,
+        "cache": str(Path(settings.data_dir).resolve()),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    typer.echo(json.dumps(report))
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``finsent train``, ``evaluate``, ``classify`` and ``export-hf``."""
+    """Add ``finsent train``, ``evaluate``, ``classify``, ``export-hf`` and ``prepare``."""
     # train's flags come from its argument dataclasses; --help is theirs, not Typer's.
     app.command(
         "train",
@@ -190,3 +220,4 @@ def register(app: typer.Typer) -> None:
     app.command("evaluate")(evaluate_command)
     app.command("classify")(classify_command)
     app.command("export-hf")(export_hf_command)
+    app.command("prepare")(prepare_command)

@@ -50,6 +50,9 @@ __all__ = ["BackgroundPredictor", "BatchProcessor", "create_app", "load_predicto
 log = logging.getLogger(__name__)
 
 
+FIRST_BATCH = 32  # messages in a worker's first batch at most (then up to FINSENT_STREAM_MAX_BATCH)
+
+
 def _key(message: ScoredMessage) -> bytes:
     # Keyed by ticker so one company's scores stay in order downstream.
     return (message.tickers[0] if message.tickers else message.id).encode()
@@ -247,16 +250,16 @@ def set_fetch_max_wait(ms: int) -> None:
 
 def load_predictor(settings: Settings) -> Predictor:
     """The configured classifier, loaded before the worker joins its group."""
-    from finsent.model.engine import load_engine_from_settings
+    from finsent.model.startup import load_scoring_engine
 
     if settings.model.inference_process:
         from finsent.logs import settings_secrets
         from finsent.model.inference_process import InferenceProcess, LogSetup
 
         logs = LogSetup(settings.log_level, settings.log_format, tuple(s for s in settings_secrets(settings) if s))
-        model: Any = InferenceProcess(functools.partial(load_engine_from_settings, settings), logs=logs)
+        model: Any = InferenceProcess(functools.partial(load_scoring_engine, settings), logs=logs)
     else:
-        model = load_engine_from_settings(settings)
+        model = load_scoring_engine(settings)
     if not model.has_sentiment:
         raise ValueError(f"model {settings.model.path} has no sentiment head; the worker needs one")
     return model
@@ -390,16 +393,25 @@ def create_app(settings: Settings, predictor: Predictor, sessions: sessionmaker[
         # database is the slow part.
         cfg = settings.stream
         inflight: deque[asyncio.Task[None]] = deque()
+        first = True
         try:
-            async for events in stream.noack_take(cfg.max_batch, within=cfg.max_wait_s):
-                records = _records(events)
-                before = inflight[-1] if inflight else None
-                metrics.BATCH_SIZE.observe(len(records))
-                in_flight[0] += 1
-                live_in_flight[0] += 1
-                inflight.append(asyncio.ensure_future(_live(records, list(events), before)))
-                while len(inflight) > 2 or (inflight and inflight[0].done()):
-                    await inflight.popleft()
+            async for taken in stream.noack_take(cfg.max_batch, within=cfg.max_wait_s):
+                # After a (re)start the backlog fills the first take at once; its head goes ahead as
+                # a small batch of its own, so scoring visibly resumes about a second sooner (restart
+                # to first score, docs/reliability.md). Same order, same acks, just two batches.
+                head = FIRST_BATCH if first and len(taken) > FIRST_BATCH else len(taken)
+                first = False
+                for events in (taken[:head], taken[head:]):
+                    if not events:
+                        continue
+                    records = _records(events)
+                    before = inflight[-1] if inflight else None
+                    metrics.BATCH_SIZE.observe(len(records))
+                    in_flight[0] += 1
+                    live_in_flight[0] += 1
+                    inflight.append(asyncio.ensure_future(_live(records, list(events), before)))
+                    while len(inflight) > 2 or (inflight and inflight[0].done()):
+                        await inflight.popleft()
         finally:
             # A clean stop finishes what is in flight, so nothing scored is left unacked.
             while inflight:

@@ -218,6 +218,16 @@ class Stack:
             **overrides,
         }
 
+    def prepare_model(self) -> float:
+        """``finsent prepare`` with the workers' settings (the deploy step that caches the compiled graph); seconds."""
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "finsent.cli", "prepare"], env=self.env(), capture_output=True, timeout=600
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"finsent prepare failed ({done.returncode}): {done.stderr.decode(errors='replace')[-2000:]}")
+        return time.monotonic() - started
+
     def worker(self, name: str, *, preexec: Callable[[], None] | None = None, **env: str) -> WorkerProcess:
         process = WorkerProcess(self.env(**env), self.work_dir / f"{name}.log", preexec=preexec)
         self._workers.append(process)

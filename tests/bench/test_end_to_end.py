@@ -31,11 +31,16 @@ def test_bench_texts_are_distinct_messages() -> None:
 
 
 @pytest.mark.slow
-def test_end_to_end_run_counts_every_message(broker: EmbeddedBroker, tiny_model_path: Path) -> None:
+@pytest.mark.parametrize(
+    "env", [{}, {"FINSENT_MODEL_INFERENCE_PROCESS": "true"}], ids=["model in the worker", "inference process"]
+)
+def test_end_to_end_run_counts_every_message(
+    broker: EmbeddedBroker, tiny_model_path: Path, env: dict[str, str]
+) -> None:
     with temporary_database(ADMIN_URL) as db_url:
         result = run_end_to_end(
             Settings(), bootstrap=broker.bootstrap, db_url=db_url, messages=bench_texts(200),
-            rate=None, model_path=str(tiny_model_path), timeout_s=300,
+            rate=None, model_path=str(tiny_model_path), timeout_s=300, extra_env=env,
         )  # fmt: skip
     assert result.messages == 200
     assert result.throughput > 0 and 0 < result.latency_ms_p50 <= result.latency_ms_p95 <= result.latency_ms_p99
@@ -80,14 +85,3 @@ def test_worker_memory_includes_its_children() -> None:
     finally:
         child.kill()
         child.wait()
-
-
-@pytest.mark.slow
-def test_end_to_end_with_the_inference_process(broker: EmbeddedBroker, tiny_model_path: Path) -> None:
-    with temporary_database(ADMIN_URL) as db_url:
-        result = run_end_to_end(
-            Settings(), bootstrap=broker.bootstrap, db_url=db_url, messages=bench_texts(200),
-            rate=None, model_path=str(tiny_model_path), timeout_s=300,
-            extra_env={"FINSENT_MODEL_INFERENCE_PROCESS": "true"},
-        )  # fmt: skip
-    assert result.messages == 200 and result.throughput > 0

@@ -7,8 +7,10 @@ it holds a batch, then SIGKILLed.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -44,6 +46,15 @@ def _gone(pid: int) -> bool:
     except OSError:
         return True
     return state == "Z"
+
+
+def _small_batches(port: int) -> float:
+    """How many batches of 32 messages or fewer the worker has taken (its batch-size histogram)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=3) as response:
+        text = response.read().decode()
+    match = re.search(r'^finsent_worker_batch_size_bucket\{le="32.0"\} ([0-9.e+]+)$', text, re.MULTILINE)
+    assert match, "no batch-size histogram"
+    return float(match.group(1))
 
 
 def _steady(stack: Stack, *, for_s: float = 2.0) -> int:
@@ -84,6 +95,9 @@ def test_inference_process_killed_mid_batch_worker_exits_unacked_restart_scores_
         assert stack.committed() == committed <= stored
 
         b = stack.worker("b", **IN_PROCESS).start()
+        # Its first take is a full batch of the backlog; the first 32 go ahead on their own.
+        wait_until(lambda: (b.scored() or 0) > 0, timeout_s=120, what="the restarted worker's first score")
+        assert _small_batches(b.web_port) >= 1
         wait_until(lambda: stack.score_count() >= N, timeout_s=240, what="every message stored after the restart")
         wait_until(lambda: stack.committed() >= N, timeout_s=120, what="every message acknowledged")
         counts = stack.counts(ids_like="infer-")
