@@ -19,9 +19,12 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+import types
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
@@ -89,6 +92,25 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else text
 
 
+@contextmanager
+def _parent_main_hidden() -> Iterator[None]:
+    """While a child is spawned, show it a bare ``__main__``.
+
+    spawn re-runs the parent's main script in the child (as ``__mp_main__``) whenever that module
+    has a file and no import name. The child needs nothing from it: its target lives in this
+    package. And whatever is ``__main__`` may not be safe to run again: Streamlit leaves its page
+    script there, an embedding program may have no ``if __name__ == "__main__"`` guard. Found by CI,
+    where a dashboard test ran first and every inference child died re-running the page.
+    """
+    parent_main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if parent_main is not None:
+            sys.modules["__main__"] = parent_main
+
+
 class InferenceProcess:
     """A predictor whose model runs in a spawned child process; thread-safe (one request at a time)."""
 
@@ -101,7 +123,8 @@ class InferenceProcess:
         self._process = context.Process(
             target=_serve, args=(child, load, logs or LogSetup()), name="finsent-inference", daemon=True
         )
-        self._process.start()
+        with _parent_main_hidden():
+            self._process.start()
         child.close()  # only the child holds its end now, so its death reads as EOF here
         self._lock = threading.Lock()
         if not self._conn.poll(start_timeout_s):

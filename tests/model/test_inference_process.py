@@ -103,3 +103,20 @@ def test_the_child_ends_when_its_parent_closes_the_pipe(tiny_model_path: Path) -
     remote._process.join(timeout=10)
     assert not remote._process.is_alive() and remote._process.exitcode == 0, pid
     remote.close()
+
+
+def test_the_child_never_runs_the_parents_main_script(
+    tiny_model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Streamlit leaves its page script as ``__main__``; spawn would re-run it in the child (CI found it)."""
+    import sys
+    import types
+
+    script = tmp_path / "page.py"
+    script.write_text("raise SystemExit('the parent main script ran in the inference child')\n")
+    page = types.ModuleType("__main__")
+    page.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", page)
+    with InferenceProcess(functools.partial(_load, tiny_model_path)) as remote:
+        assert len(remote.predict(["one"])) == 1
+    assert sys.modules["__main__"] is page
