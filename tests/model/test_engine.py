@@ -89,6 +89,24 @@ def test_batches_respect_count_and_token_budget(reference) -> None:
     assert batches[0] == [0]  # the long text travels alone
 
 
+def test_a_call_is_split_across_the_backends_streams(reference, tmp_path: Path) -> None:
+    engine = Engine.from_classifier(
+        reference, precision="fp32", runtime="openvino", onnx_cache=tmp_path / "onnx", batch_size=64, warmup=False
+    )
+    engine.module.requests = 2  # what compile_ir gives on a two-core machine, whatever this one has
+    # A worker's micro-batch of 57 would fill one batch of 64, leaving one stream idle: four instead.
+    assert engine._batch_cap(57) == 15 and len(engine._batches([20] * 57, engine._batch_cap(57))) == 4
+    assert engine._batch_cap(10) == 8  # never below the smallest useful request
+    assert engine._batch_cap(5_000) == 64  # large calls keep the configured batch size
+    # The split call scores as the reference does, in input order.
+    many = MIXED * 8
+    a, b = reference.logits(many), engine.logits(many)
+    for task in a:
+        torch.testing.assert_close(a[task], b[task], atol=1e-4, rtol=1e-3)
+    single = Engine.from_classifier(reference, precision="fp32", batch_size=64, warmup=False)
+    assert single._batch_cap(57) == 64  # one stream (PyTorch): nothing to split for
+
+
 def test_non_string_inputs_are_scored_as_text(reference) -> None:
     engine = Engine.from_classifier(reference, precision="fp32", warmup=False)
     assert engine.predict([42])[0].topic == engine.predict(["42"])[0].topic
