@@ -214,3 +214,27 @@ def test_an_id_reused_for_other_content_is_a_conflict_not_a_silent_drop(db_url: 
         fresh = write_scored(s, [scored(3), scored(3).model_copy(update={"body": "changed"})])
     assert (fresh.scores, len(fresh.conflicts)) == (1, 1)
     engine.dispose()
+
+
+def test_a_batch_is_a_few_statements_never_one_per_row(db_url: str) -> None:
+    """The write's cost is per statement on the worker's two cores: psycopg2's executemany is a round trip per row."""
+    from sqlalchemy import event
+
+    from finsent.stories import StoryOptions
+
+    engine = make_engine(db_url)
+    sent: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        # EXECUTEMANY is the driver's row-by-row path; INSERTMANYVALUES pages rows into one statement.
+        sent.append(context.execute_style.name)
+
+    # 200 documents over 200 minutes and four tickers: hundreds of rollup keys and 3,200 story bands.
+    batch = [scored(i, minute=i, tickers=(f"T{i % 4}",)) for i in range(200)]
+    with session_scope(make_sessionmaker(engine)) as s:
+        result = write_scored(s, batch, stories=StoryOptions())
+    engine.dispose()
+    assert (result.documents, result.scores) == (200, 200)
+    assert "EXECUTEMANY" not in sent, "a statement went row by row"
+    assert len(sent) <= 20, f"{len(sent)} statements for one batch"
