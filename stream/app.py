@@ -41,6 +41,7 @@ from finsent.model.scoring import Predictor, score_messages, with_ticker_sentime
 from finsent.settings import Settings
 from finsent.stories import StoryOptions
 from finsent.stream import metrics
+from finsent.stream.coalesce import Coalescer
 from finsent.stream.pipeline import RawRecord, persist_with_retry, triage
 from finsent.stream.recovery import BrokerLossGuard
 from finsent.tickers import TickerMatcher
@@ -352,7 +353,14 @@ def create_app(settings: Settings, predictor: Predictor, sessions: sessionmaker[
     in_flight = [0]  # batches taken and not yet acked; the broker-loss guard waits for them
     live_in_flight = [0]  # live batches among them: backfill waits while there is one
 
-    async def _score_then_write(records: list[RawRecord], events: list[Any], before: asyncio.Task[None] | None) -> None:
+    scoring = [0]  # live batches handed to the model and not yet scored
+    gate: Coalescer[Any] = Coalescer(settings.stream.max_batch)
+    inflight: deque[asyncio.Task[None]] = deque()  # live batches handed over, in input order
+    first = [True]
+
+    async def _score_then_write(
+        records: list[RawRecord], events: list[Any], before: asyncio.Task[None] | None, *, live: bool = False
+    ) -> None:
         try:
             try:
                 batch = await processor.prepare(records)
@@ -360,6 +368,9 @@ def create_app(settings: Settings, predictor: Predictor, sessions: sessionmaker[
                 raise
             except BaseException:  # noqa: BLE001 - see module docstring
                 _die()
+            if live:
+                scoring[0] -= 1
+                _hand_over()  # the model is free: what arrived meanwhile goes now
             if before is not None:
                 await before  # writes (and acks) stay in input order
             await _commit_then_ack(batch, events)
@@ -380,40 +391,47 @@ def create_app(settings: Settings, predictor: Predictor, sessions: sessionmaker[
 
     async def _live(records: list[RawRecord], events: list[Any], before: asyncio.Task[None] | None) -> None:
         try:
-            await _score_then_write(records, events, before)
+            await _score_then_write(records, events, before, live=True)
         finally:
             live_in_flight[0] -= 1
+
+    def _hand_over() -> None:
+        """Give the model what the gate holds, as its rule says (stream.coalesce); runs on the loop."""
+        while gate.ready(scoring=scoring[0], in_flight=sum(not t.done() for t in inflight)):
+            # After a (re)start the backlog fills the first take at once; its head goes ahead as
+            # a small batch of its own, so scoring visibly resumes about a second sooner (restart
+            # to first score, docs/reliability.md). Same order, same acks.
+            events = gate.take(FIRST_BATCH if first[0] else None)
+            first[0] = False
+            before = inflight[-1] if inflight else None
+            metrics.BATCH_SIZE.observe(len(events))
+            in_flight[0] += 1
+            live_in_flight[0] += 1
+            scoring[0] += 1
+            task = asyncio.ensure_future(_live(_records(events), events, before))
+            task.add_done_callback(lambda _: _hand_over())  # a write finished: a slot is free
+            inflight.append(task)
 
     @app.agent(raw)
     async def score_news(stream: faust.StreamT[bytes]) -> None:
         # Three stages overlap: batch N+2 is collected while N+1 is scored and N is written.
-        # Faust's take collects only while this loop waits on it, so each batch goes to a task
-        # (score, then write after the batch before it) and the loop returns to take at once.
-        # At most two batches are in flight, so memory stays bounded when the model or the
-        # database is the slow part.
+        # Faust's take collects only while this loop waits on it, so it polls in short takes
+        # and the gate decides when the model gets them: at once while it is idle, as one full
+        # batch while it is busy. At most two batches are in flight and the gate holds at most
+        # one more, so memory stays bounded when the model or the database is the slow part.
         cfg = settings.stream
-        inflight: deque[asyncio.Task[None]] = deque()
-        first = True
         try:
             async for taken in stream.noack_take(cfg.max_batch, within=cfg.max_wait_s):
-                # After a (re)start the backlog fills the first take at once; its head goes ahead as
-                # a small batch of its own, so scoring visibly resumes about a second sooner (restart
-                # to first score, docs/reliability.md). Same order, same acks, just two batches.
-                head = FIRST_BATCH if first and len(taken) > FIRST_BATCH else len(taken)
-                first = False
-                for events in (taken[:head], taken[head:]):
-                    if not events:
-                        continue
-                    records = _records(events)
-                    before = inflight[-1] if inflight else None
-                    metrics.BATCH_SIZE.observe(len(records))
-                    in_flight[0] += 1
-                    live_in_flight[0] += 1
-                    inflight.append(asyncio.ensure_future(_live(records, list(events), before)))
-                    while len(inflight) > 2 or (inflight and inflight[0].done()):
-                        await inflight.popleft()
+                gate.add(list(taken))
+                _hand_over()
+                while inflight and inflight[0].done():
+                    await inflight.popleft()  # re-raises what a batch raised
+                while gate.full() and inflight:
+                    await inflight.popleft()
+                    _hand_over()
         finally:
-            # A clean stop finishes what is in flight, so nothing scored is left unacked.
+            # A clean stop finishes what is in flight, so nothing scored is left unacked; what the
+            # gate still holds was never handed over and stays unacked for the next owner.
             while inflight:
                 await asyncio.shield(inflight.popleft())
 
@@ -425,14 +443,17 @@ def create_app(settings: Settings, predictor: Predictor, sessions: sessionmaker[
         # share a backfill's partitions exactly as they share live news.
         cfg = settings.stream
         async for events in stream.noack_take(cfg.backfill_max_batch, within=cfg.max_wait_s):
-            while live_in_flight[0] > 0 and not app.should_stop:
+            while (live_in_flight[0] > 0 or gate.pending) and not app.should_stop:
                 await asyncio.sleep(0.02)
             records = _records(events)
             metrics.BATCH_SIZE.observe(len(records))
             in_flight[0] += 1
             await asyncio.shield(_score_then_write(records, list(events), None))
 
-    guard = BrokerLossGuard(app, in_flight=lambda: in_flight[0], settle_s=2 * settings.stream.max_wait_s + 0.2)
+    # Events the gate holds are taken and unacked: in flight for the guard too.
+    guard = BrokerLossGuard(
+        app, in_flight=lambda: in_flight[0] + (1 if gate.pending else 0), settle_s=max(0.6, 2 * settings.stream.max_wait_s + 0.2)
+    )
 
     @app.task
     async def _watch_for_broker_loss() -> None:
