@@ -452,7 +452,9 @@ def create_app(settings: Settings, predictor: Predictor, sessions: sessionmaker[
 
     # Events the gate holds are taken and unacked: in flight for the guard too.
     guard = BrokerLossGuard(
-        app, in_flight=lambda: in_flight[0] + (1 if gate.pending else 0), settle_s=max(0.6, 2 * settings.stream.max_wait_s + 0.2)
+        app,
+        in_flight=lambda: in_flight[0] + (1 if gate.pending else 0),
+        settle_s=max(0.6, 2 * settings.stream.max_wait_s + 0.2),
     )
 
     @app.task

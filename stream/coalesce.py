@@ -1,4 +1,4 @@
-"""When a worker hands its taken messages to the model: at once while the model is idle, in full batches while it is busy.
+"""When the worker hands taken messages to the model: at once while it is idle, as full batches while it is busy.
 
 A fixed collection window trades latency against throughput once for all loads: a long window
 keeps full-speed batches large but makes a lightly loaded worker wait for it, a short one answers
@@ -36,7 +36,7 @@ class Coalescer(Generic[T]):
         """Whether a batch goes now, given the batches being scored and those handed over and unwritten."""
         if not self.pending or in_flight >= self.max_in_flight:
             return False
-        return scoring == 0 or len(self.pending) >= self.max_batch
+        return scoring == 0 or self.full()
 
     def full(self) -> bool:
         """A full batch waits: the caller stops taking until one goes (the broker keeps the rest)."""
