@@ -26,7 +26,7 @@ from finsent.bench.story_pairs import StoryPair, read_pairs, reword
 from finsent.messages import ScoredMessage
 from finsent.stories import StoryOptions, band_keys, signature, similarity
 
-__all__ = ["StoryQuality", "format_report", "run_desk_bench", "story_quality"]
+__all__ = ["StoryQuality", "format_report", "run_desk_bench", "scored_messages", "story_quality", "write_cost"]
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def story_quality(pairs: Sequence[StoryPair], options: StoryOptions) -> StoryQua
     )
 
 
-def _messages(texts: Sequence[str], n: int, *, copies: float, seed: int, tag: str) -> list[ScoredMessage]:
+def scored_messages(texts: Sequence[str], n: int, *, copies: float, seed: int, tag: str) -> list[ScoredMessage]:
     """n scored messages over an hour from many sources; a share ``copies`` are reworded copies."""
     rng = random.Random(seed)
     start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=2)
@@ -87,7 +87,7 @@ def _messages(texts: Sequence[str], n: int, *, copies: float, seed: int, tag: st
     return out
 
 
-def _write_cost(url: str, batches: list[list[ScoredMessage]], stories: StoryOptions | None) -> float:
+def write_cost(url: str, batches: list[list[ScoredMessage]], stories: StoryOptions | None) -> float:
     from finsent.db import make_engine, make_sessionmaker, session_scope
     from finsent.store import write_scored
 
@@ -161,7 +161,7 @@ def run_desk_bench(
     progress(f"story quality on {len(pairs)} labelled pairs")
     quality = story_quality(pairs, options)
     texts = sorted({p.a for p in pairs})
-    corpus = _messages(texts, messages, copies=0.3, seed=1, tag="m")
+    corpus = scored_messages(texts, messages, copies=0.3, seed=1, tag="m")
     t0 = time.perf_counter()
     bands, rows = options.bands
     for m in corpus:
@@ -183,10 +183,10 @@ def run_desk_bench(
     progress(f"story write cost: {messages} messages in batches of {batch}, PostgreSQL")
     for label, stories in (("without_stories", None), ("with_stories", options)):
         tag = "w" if stories else "n"
-        docs = _messages(texts, messages, copies=0.3, seed=2, tag=tag)
+        docs = scored_messages(texts, messages, copies=0.3, seed=2, tag=tag)
         batches = [docs[i : i + batch] for i in range(0, len(docs), batch)]
         with temporary_database(pg_admin_url, prefix="finsent_desk_bench") as url:
-            seconds = _write_cost(url, batches, stories)
+            seconds = write_cost(url, batches, stories)
         report["stories"][f"write_ms_per_message_{label}"] = round(1000 * seconds / len(docs), 3)
     s = report["stories"]
     s["write_overhead_ms_per_message"] = round(
