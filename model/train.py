@@ -369,6 +369,8 @@ def build_pool(
         batch_size=fargs.teacher_batch_size,
         device=fargs.device,
         disable_progress=fargs.disable_tqdm,
+        soft_targets=fargs.teacher_soft_targets,
+        teacher_card=teacher_summary(fargs),
     )
     rows = torch.tensor(needs_teacher, dtype=torch.long)
     soft = {}
@@ -931,8 +933,16 @@ def _progress(total: int, initial: int, disable: bool) -> Any:
     return tqdm(total=total, initial=initial, desc="train", unit="step", disable=disable, dynamic_ncols=True)
 
 
-def teacher_summary(teacher: Path) -> dict[str, Any]:
-    """What the card says of the teacher: version, base, size, validation numbers, training time."""
+def teacher_summary(fargs: FinetuneArguments) -> dict[str, Any]:
+    """What the card says of the teacher: version, base, size, validation numbers, training time.
+
+    From the teacher's checkpoint when its weights are here, else from its published soft targets.
+    """
+    from finsent.model.distill import has_weights, load_soft_targets
+
+    teacher = Path(str(fargs.teacher))
+    if not has_weights(teacher) and fargs.teacher_soft_targets and Path(fargs.teacher_soft_targets).is_file():
+        return dict(load_soft_targets(fargs.teacher_soft_targets)["teacher"])
     meta = json.loads((teacher / "config.json").read_text()).get("finsent", {})
     training = meta.get("training", {})
     weights = teacher / "model.safetensors"
@@ -956,9 +966,11 @@ def stage_times(fargs: FinetuneArguments, ckpt_dir: Path) -> dict[str, float]:
     """Wall time of the stages before student training, as each recorded it."""
     stages: dict[str, float] = {}
     if fargs.teacher:
-        teacher = json.loads((Path(fargs.teacher) / "config.json").read_text()).get("finsent", {})
-        if teacher.get("training", {}).get("train_seconds") is not None:
-            stages["teacher fine-tuning"] = teacher["training"]["train_seconds"]
+        teacher = teacher_summary(fargs)
+        if teacher.get("train_seconds") is not None:
+            stages["teacher fine-tuning"] = teacher["train_seconds"]
+        if teacher.get("soft_targets_seconds") is not None:  # published: computed by an earlier run
+            stages["teacher soft targets"] = teacher["soft_targets_seconds"]
         for sidecar in sorted((ckpt_dir / "teacher").glob("teacher-logits-*.json")):
             stages["teacher soft targets"] = json.loads(sidecar.read_text())["seconds"]
     dapt = ckpt_dir / "dapt-base" / "dapt.json"
@@ -1022,7 +1034,7 @@ def _finish(
     }
     training["stages"] = stage_times(fargs, ckpt_dir)
     if fargs.teacher:
-        training["teacher"] = teacher_summary(Path(fargs.teacher))
+        training["teacher"] = teacher_summary(fargs)
     meta = {
         "preprocess": PREPROCESS_NORMALIZE if dargs.normalize else None,
         "max_length": margs.max_length,

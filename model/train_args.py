@@ -284,6 +284,14 @@ class FinetuneArguments:
             "gets the teacher's soft targets for every head it has, computed once and cached."
         },
     )
+    teacher_soft_targets: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "The teacher's published soft targets (a small file, committed): written from the teacher's "
+            "logits when --teacher holds its weights, read in their place when it does not, so the student can "
+            "be rebuilt without the teacher."
+        },
+    )
     distill_alpha: float = field(
         default=0.5, metadata={"help": "Weight of the soft-target loss; 1 - alpha weighs the hard labels."}
     )
@@ -350,8 +358,12 @@ class FinetuneArguments:
             raise ValueError("need learning_rate > 0, warmup_ratio and label_smoothing in [0, 1)")
         if not 0.0 <= self.distill_alpha <= 1.0 or self.distill_temperature <= 0:
             raise ValueError("need distill_alpha in [0, 1] and distill_temperature > 0")
-        if self.teacher and not Path(self.teacher).is_dir():
-            raise ValueError(f"--teacher: no checkpoint directory {self.teacher!r}")
+        published = self.teacher_soft_targets and Path(self.teacher_soft_targets).is_file()
+        if self.teacher and not Path(self.teacher).is_dir() and not published:
+            raise ValueError(
+                f"--teacher: no checkpoint directory {self.teacher!r}"
+                + (f" and no published soft targets {self.teacher_soft_targets!r}" if self.teacher_soft_targets else "")
+            )
         if self.num_train_epochs <= 0 and self.max_steps <= 0:
             raise ValueError("num_train_epochs or max_steps must be positive")
         if self.checkpoint_dir is None:
