@@ -582,7 +582,12 @@ def calibrate(
     ECE (15 bins) before and after, per validation domain and per held-out test domain (on which
     nothing was fitted, so those are the honest numbers).
     """
-    from finsent.model.calibration import expected_calibration_error, fit_temperature, fold_temperature
+    from finsent.model.calibration import (
+        ece_noise_floor,
+        expected_calibration_error,
+        fit_temperature,
+        fold_temperature,
+    )
     from finsent.model.classifier import resolve_device
 
     device = resolve_device(fargs.device)
@@ -608,6 +613,10 @@ def calibrate(
             "ece_bins": 15,
             "ece_before": {k: expected_calibration_error(logits[k].softmax(-1), labels[k]) for k in sets},
             "ece_after": {k: expected_calibration_error((logits[k] / temperature).softmax(-1), labels[k]) for k in sets},
+            # What a calibrated model would show at each set's size (95th percentile): small sets cannot
+            # show an ECE below it, however good the scores.
+            "ece_floor_95": {k: ece_noise_floor((logits[k] / temperature).softmax(-1)) for k in sets},
+            "n": {k: len(labels[k]) for k in sets},
         }
         fold_temperature(model.heads[t.name], temperature)
         log.warning("calibration", extra={"task": t.name, **out[t.name]})

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from finsent.model.calibration import expected_calibration_error, fit_temperature, fold_temperature
+from finsent.model.calibration import ece_noise_floor, expected_calibration_error, fit_temperature, fold_temperature
 from finsent.model.classifier import load
 from finsent.model.train import main
 from tests.utils.model_data import train_argv as _argv
@@ -35,6 +35,19 @@ def test_ece_of_a_perfectly_calibrated_predictor_is_small_and_of_a_liar_large() 
     assert expected_calibration_error(logits.softmax(-1), labels) < 0.03
     confident_and_wrong = torch.tensor([[0.99, 0.005, 0.005]] * 100)
     assert expected_calibration_error(confident_and_wrong, torch.ones(100, dtype=torch.long)) > 0.9
+
+
+def test_the_noise_floor_shrinks_with_the_set_and_bounds_a_calibrated_models_ece() -> None:
+    small_logits, small_labels = _overconfident(n=112, scale=1.0, seed=2)
+    large_logits, _ = _overconfident(n=4000, scale=1.0, seed=3)
+    small, large = ece_noise_floor(small_logits.softmax(-1)), ece_noise_floor(large_logits.softmax(-1))
+    # A calibrated model on 112 texts shows several hundredths of ECE from sampling alone; on 4,000 far less.
+    assert small > 0.04 and large < 0.03 and small > 2 * large
+    assert expected_calibration_error(small_logits.softmax(-1), small_labels) <= small
+    # An overconfident model on a large set sits well above its floor.
+    liar_logits, liar_labels = _overconfident(n=4000, scale=3.0, seed=4)
+    assert expected_calibration_error(liar_logits.softmax(-1), liar_labels) > 3 * ece_noise_floor(liar_logits.softmax(-1))
+    assert ece_noise_floor(torch.empty(0, 3)) == 0.0
 
 
 def test_folding_divides_the_logits() -> None:
