@@ -7,7 +7,9 @@
 4. end to end: messages produced to an embedded broker, consumed by a real ``finsent worker`` process,
    written to PostgreSQL; throughput and produce-to-row latency at full speed and at half load,
    with the worker's memory sampled throughout;
-5. the ratios between them (engine/tuned, engine/naive, end-to-end/engine), from medians.
+5. the ratios between them (engine/tuned, engine/naive, end-to-end/engine), from medians;
+6. the ceiling: the encoder's GFLOP per text against this machine's measured matmul rate in the
+   engine's precision, the most texts/s any backend could reach here (``bench/roofline.py``).
 
 With ``repeat`` N the in-process rows and the full-speed run are measured N times, interleaved (so a
 noisy neighbour hits every row alike), and the median and the spread (min..max) are reported.
@@ -22,6 +24,7 @@ from typing import Any
 from finsent.bench.common import temporary_database
 from finsent.bench.end_to_end import as_dict, bench_texts, run_end_to_end
 from finsent.bench.engine import Spread, engine_rate, naive_baseline, tuned_script_rate
+from finsent.bench.roofline import roofline
 from finsent.settings import Settings
 
 __all__ = ["format_report", "run_throughput"]
@@ -94,6 +97,10 @@ def run_throughput(
     report["engine_vs_naive"] = report["engine_texts_per_s"] / report["naive_texts_per_s"]
     report["engine_vs_tuned"] = report["engine_texts_per_s"] / report["tuned_texts_per_s"]
     report["tuned_vs_naive"] = report["tuned_texts_per_s"] / report["naive_texts_per_s"]
+    progress("ceiling (matmul rate)...")
+    ceiling = roofline(model_path, sample_texts, precision=resolved, device=str(target))
+    report["roofline"] = ceiling.to_dict()
+    report["engine_vs_ceiling"] = report["engine_texts_per_s"] / ceiling.ceiling_texts_per_s
     if end_to_end:
         env = child_env({"FINSENT_MODEL_DEVICE": device, "FINSENT_MODEL_PRECISION": precision, "FINSENT_MODEL_RUNTIME": runtime})
         with EmbeddedBroker() as broker:
@@ -164,6 +171,13 @@ def format_report(r: dict[str, Any]) -> str:
         if f"{name}_texts_per_s" in r:
             rate = r[f"{name}_texts_per_s"]
             lines.append(f"{label:<40}{rate:>12.0f}{rate / naive:>10.1f}{_spread(r, name)}")
+    if "roofline" in r:
+        c = r["roofline"]
+        lines.append(
+            f"{'ceiling: ' + c['peak_precision'] + ' matmul rate / work':<40}{c['ceiling_texts_per_s']:>12.0f}"
+            f"{c['ceiling_texts_per_s'] / naive:>10.1f}   {c['gflop_per_text']:.3f} GFLOP/text (mean "
+            f"{c['mean_tokens']:.0f} tokens), measured {c['peak_gflops']:.0f} GFLOP/s"
+        )
     for key, label in (
         ("end_to_end_full", "end to end, full speed"),
         ("end_to_end_half", "end to end, half load"),
@@ -183,6 +197,8 @@ def format_report(r: dict[str, Any]) -> str:
     ratios = [f"engine / naive {r['engine_vs_naive']:.1f}"]
     if "engine_vs_tuned" in r:
         ratios.append(f"engine / tuned {r['engine_vs_tuned']:.2f}")
+    if "engine_vs_ceiling" in r:
+        ratios.append(f"engine / ceiling {r['engine_vs_ceiling']:.2f}")
     if "end_to_end_vs_engine" in r:
         ratios.append(f"end to end / engine {r['end_to_end_vs_engine']:.2f}")
     if "end_to_end_process_vs_engine" in r:

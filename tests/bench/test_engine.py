@@ -64,3 +64,8 @@ def test_bench_repeats_every_row_and_prints_the_ratios(tiny_model_path: Path, tm
     assert report["engine_vs_tuned"] == pytest.approx(report["engine_texts_per_s"] / report["tuned_texts_per_s"])
     table = format_report(report)
     assert "tuned script" in table and "engine / tuned" in table and "n=2" in table
+    # The ceiling row: the measured matmul rate over the sample's work, and the engine's share of it.
+    ceiling = report["roofline"]
+    assert ceiling["ceiling_texts_per_s"] > 0 and ceiling["gflop_per_text"] > 0
+    assert report["engine_vs_ceiling"] == pytest.approx(report["engine_texts_per_s"] / ceiling["ceiling_texts_per_s"])
+    assert "ceiling: " in table and "engine / ceiling" in table
