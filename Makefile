@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup model model-distilled bench faults clean help
+.PHONY: run test setup model model-distilled model-student bench faults clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -40,6 +40,11 @@ model-distilled: $(STAMP)  ## the distillation recipe: mpnet teacher, then the s
 	$(BIN)/finsent train --args-file models/teacher-mpnet.train.json --resume-from-checkpoint auto && \
 	$(BIN)/finsent train --args-file models/finsent-minilm-distilled.train.json --resume-from-checkpoint auto && \
 	echo "make model-distilled: $$(( $$(date +%s) - start )) s wall time"
+
+model-student: $(STAMP)  ## the distilled student alone, from the teacher's committed soft targets (no teacher needed)
+	@start=$$(date +%s); \
+	$(BIN)/finsent train --args-file models/finsent-minilm-distilled.train.json --resume-from-checkpoint auto && \
+	echo "make model-student: $$(( $$(date +%s) - start )) s wall time"
 
 bench: $(STAMP)  ## throughput and latency benchmark (engine vs naive baseline, end to end)
 	$(BIN)/finsent bench
