@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup model model-distilled model-student bench faults clean help
+.PHONY: run test setup model model-distilled model-student model-compare bench faults clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -45,6 +45,9 @@ model-student: $(STAMP)  ## the distilled student alone, from the teacher's comm
 	@start=$$(date +%s); \
 	$(BIN)/finsent train --args-file models/finsent-minilm-distilled.train.json --resume-from-checkpoint auto && \
 	echo "make model-student: $$(( $$(date +%s) - start )) s wall time"
+
+model-compare: $(STAMP)  ## the distilled student against the shipped model: per domain, release bars, verdict (validation)
+	$(BIN)/finsent compare-models models/finsent-minilm var/models/finsent-minilm-distilled
 
 bench: $(STAMP)  ## throughput and latency benchmark (engine vs naive baseline, end to end)
 	$(BIN)/finsent bench

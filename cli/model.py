@@ -1,4 +1,4 @@
-"""``finsent train``, ``evaluate``, ``classify``, ``export-hf`` and ``prepare``: the model package's commands.
+"""``finsent train``, ``evaluate``, ``compare-models``, ``classify``, ``export-hf`` and ``prepare``: the model package's commands.
 
 torch and transformers are imported inside the commands so ``finsent --help`` stays fast.
 """
@@ -156,6 +156,34 @@ def classify_command(
         typer.echo(f"{n} records scored -> {output}", err=True)
 
 
+def compare_models_command(
+    a: Annotated[Path, typer.Argument(help="The checkpoint in service (e.g. models/finsent-minilm).", exists=True, file_okay=False)],
+    b: Annotated[Path, typer.Argument(help="The candidate (e.g. var/models/finsent-minilm-distilled).", exists=True, file_okay=False)],
+    split: Annotated[
+        str, typer.Option(help="validation (choose) or test (report, once chosen). The verdict reads validation only.")
+    ] = "validation",
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of the table.")] = False,
+    require_better: Annotated[
+        bool, typer.Option(help="Exit 1 unless B's validation selection score is higher (for scripts).")
+    ] = False,
+) -> None:
+    """Two trained checkpoints side by side from their cards: per head and domain, ECE, release bars, verdict.
+
+    Reads only each directory's config.json (no model is loaded). The verdict is the rule that
+    selects epochs in training: mean validation macro-F1 per head, then over the heads.
+    """
+    from finsent.model.compare import card_of, compare, format_comparison
+
+    try:
+        result = compare(card_of(a), card_of(b), split=split)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps(result.to_dict(), indent=2) if json_out else format_comparison(result))
+    if require_better and not result.b_better:
+        raise typer.Exit(1)
+
+
 def export_hf_command(
     checkpoint: Annotated[
         Path, typer.Argument(help="A finsent checkpoint trained with --pooling pooler.", exists=True, file_okay=False)
@@ -209,7 +237,7 @@ def prepare_command(ctx: typer.Context) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``finsent train``, ``evaluate``, ``classify``, ``export-hf`` and ``prepare``."""
+    """Add ``finsent train``, ``evaluate``, ``compare-models``, ``classify``, ``export-hf`` and ``prepare``."""
     # train's flags come from its argument dataclasses; --help is theirs, not Typer's.
     app.command(
         "train",
@@ -218,6 +246,7 @@ def register(app: typer.Typer) -> None:
         help="Fine-tune the sentiment + topic classifier (finsent train --help lists every argument).",
     )(train_command)
     app.command("evaluate")(evaluate_command)
+    app.command("compare-models")(compare_models_command)
     app.command("classify")(classify_command)
     app.command("export-hf")(export_hf_command)
     app.command("prepare")(prepare_command)

@@ -6,10 +6,10 @@ is the FinGPT benchmark's metric (per-class F1 weighted by true support).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-__all__ = ["ClassMetrics", "Report", "classification_report", "format_report"]
+__all__ = ["ClassMetrics", "Report", "classification_report", "format_report", "selection_score"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,21 @@ def classification_report(
         per_class=per_class,
         confusion=confusion,
     )
+
+
+def selection_score(macro_f1: Mapping[str, float]) -> float:
+    """Mean validation macro-F1 per head (keys ``task`` or ``task@domain``), then over the heads.
+
+    The one rule that picks an epoch in training and a checkpoint between runs: macro-F1 so rare
+    topics and classes count; averaged within each head first so tweets and news weigh alike, and
+    the heads weigh alike. ``task@news`` (the news domains pooled) is left out: its parts are in.
+    """
+    per_task: dict[str, list[float]] = {}
+    for key, value in macro_f1.items():
+        if key.endswith("@news"):
+            continue
+        per_task.setdefault(key.split("@")[0], []).append(value)
+    return sum(sum(v) / len(v) for v in per_task.values()) / len(per_task) if per_task else 0.0
 
 
 def format_report(report: Report, *, confusion: bool = True) -> str:

@@ -40,7 +40,7 @@ from finsent.model.data import (
     read_examples,
     read_records,
 )
-from finsent.model.metrics import Report, classification_report
+from finsent.model.metrics import Report, classification_report, selection_score
 from finsent.model.precision import native_bf16
 from finsent.model.train_args import DataArguments, FinetuneArguments, ModelArguments, parse_args
 
@@ -676,15 +676,6 @@ def _weight_power(fargs: FinetuneArguments, task: str) -> float:
     return fargs.class_weight_power if override is None else float(override)
 
 
-def _selection_metric(reports: dict[str, Report]) -> float:
-    # Model selection on macro-F1, so the rare topics and classes count: averaged over each head's
-    # domains, then over the heads, so tweets and news weigh alike and the heads weigh alike.
-    per_task: dict[str, list[float]] = {}
-    for key, r in reports.items():
-        per_task.setdefault(key.split("@")[0], []).append(r.macro_f1)
-    return sum(sum(v) / len(v) for v in per_task.values()) / len(per_task) if per_task else 0.0
-
-
 def _unwrapped(model: nn.Module) -> nn.Module:
     """A copy with LoRA merged into the encoder, ready to save as a plain checkpoint."""
     encoder = getattr(model, "encoder", None)
@@ -826,7 +817,7 @@ def train(margs: ModelArguments, dargs: DataArguments, fargs: FinetuneArguments)
             device=device,
             autocast=autocast,
         )
-        metric = _selection_metric(reports)
+        metric = selection_score({k: r.macro_f1 for k, r in reports.items()})
         epoch_f = state["global_step"] / steps_per_epoch
         entry = {
             "step": state["global_step"],
