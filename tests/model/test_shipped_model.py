@@ -164,3 +164,30 @@ PLAIN_NEWS = {
 def test_plain_news_sentences_get_their_obvious_label(engine) -> None:
     got = {text: p.sentiment for text, p in zip(PLAIN_NEWS, engine.predict(list(PLAIN_NEWS)))}
     assert got == PLAIN_NEWS
+
+
+def test_the_committed_soft_targets_serve_the_distilled_recipe(tmp_path: Path, monkeypatch_module) -> None:
+    """`make model-student` must run from the repository alone: every text of the distilled recipe that
+    the teacher scores is in models/teacher-mpnet.soft-targets.pt, at the recipe's token budget."""
+    from transformers import AutoTokenizer
+
+    from finsent.model.distill import load_soft_targets
+    from finsent.model.train import _tokenize, build_pool, resolve_base
+
+    monkeypatch_module.chdir(ROOT)
+    recipe = ROOT / "models" / "finsent-minilm-distilled.train.json"
+    # A teacher folder without weights: the published file must stand in for the teacher entirely.
+    margs, dargs, fargs = parse_args(
+        ["--args-file", str(recipe), "--teacher", str(tmp_path / "teacher"), "--checkpoint_dir", str(tmp_path / "ck")]
+    )
+    tasks = load_tasks(dargs)
+    tokenizer = AutoTokenizer.from_pretrained(resolve_base(margs.base_model))
+    for t in tasks:
+        t.train_ids = _tokenize(tokenizer, t.train, margs.max_length, dargs.normalize)
+    pool = build_pool(tasks, dargs, fargs, tokenizer, margs.max_length)
+    names = [t.name for t in tasks]
+    assert int(pool.soft_ok[:, names.index("sentiment")].sum()) > 30_000
+    assert set(pool.soft) == {"sentiment", "topic"}
+    teacher = load_soft_targets(fargs.teacher_soft_targets)["teacher"]
+    # The card travels with the logits: the student's card can name its teacher and its numbers.
+    assert teacher["evaluation"]["sentiment"]["weighted_f1"] > 0.88
