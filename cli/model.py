@@ -1,4 +1,4 @@
-"""``finsent train``, ``evaluate``, ``compare-models``, ``classify``, ``export-hf`` and ``prepare``: the model package's commands.
+"""``finsent train``, ``evaluate``, ``compare-models``, ``classify``, ``export-hf``, ``prepare``: the model commands.
 
 torch and transformers are imported inside the commands so ``finsent --help`` stays fast.
 """
@@ -157,8 +157,13 @@ def classify_command(
 
 
 def compare_models_command(
-    a: Annotated[Path, typer.Argument(help="The checkpoint in service (e.g. models/finsent-minilm).", exists=True, file_okay=False)],
-    b: Annotated[Path, typer.Argument(help="The candidate (e.g. var/models/finsent-minilm-distilled).", exists=True, file_okay=False)],
+    a: Annotated[
+        Path, typer.Argument(help="The checkpoint in service (e.g. models/finsent-minilm).", exists=True, file_okay=False)
+    ],
+    b: Annotated[
+        Path,
+        typer.Argument(help="The candidate (e.g. var/models/finsent-minilm-distilled).", exists=True, file_okay=False),
+    ],
     split: Annotated[
         str, typer.Option(help="validation (choose) or test (report, once chosen). The verdict reads validation only.")
     ] = "validation",

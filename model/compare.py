@@ -133,12 +133,13 @@ def compare(a: Mapping[str, Any], b: Mapping[str, Any], *, split: str = "validat
         for card in (a, b):
             keys |= set(((card.get("calibration") or {}).get(task) or {}).get("ece_after", {}))
         for key in sorted(k for k in keys if k.startswith(f"{split}:")):
-            floors = [f for f in (_ece(a, task, key, "ece_floor_95"), _ece(b, task, key, "ece_floor_95")) if f is not None]
+            floors = [f for card in (a, b) if (f := _ece(card, task, key, "ece_floor_95")) is not None]
             rows.append(Row(f"{task} {key}", "ece", _ece(a, task, key), _ece(b, task, key), max(floors, default=None)))
-    score = lambda card: selection_score(  # noqa: E731
-        {k: float(r["macro_f1"]) for k, r in (card.get("evaluation") or {}).items()}
-    )
-    return Comparison(str(a.get("version", "a")), str(b.get("version", "b")), split, rows, score(a), score(b))
+    return Comparison(str(a.get("version", "a")), str(b.get("version", "b")), split, rows, _score(a), _score(b))
+
+
+def _score(card: Mapping[str, Any]) -> float:
+    return selection_score({k: float(r["macro_f1"]) for k, r in (card.get("evaluation") or {}).items()})
 
 
 def bar_for(row: Row, bars: tuple[Bar, ...] = BARS) -> Bar | None:
