@@ -113,8 +113,12 @@ def _metric(report: Mapping[str, Any] | None, metric: str) -> float | None:
     return None if value is None else float(value)
 
 
+def _calibration(card: Mapping[str, Any], task: str) -> Mapping[str, Any]:
+    return (card.get("calibration") or {}).get(task) or {}
+
+
 def _ece(card: Mapping[str, Any], task: str, key: str, field: str = "ece_after") -> float | None:
-    value = ((card.get("calibration") or {}).get(task) or {}).get(field, {}).get(key)
+    value = _calibration(card, task).get(field, {}).get(key)
     return None if value is None else float(value)
 
 
@@ -129,9 +133,7 @@ def compare(a: Mapping[str, Any], b: Mapping[str, Any], *, split: str = "validat
         rows += [Row(key, m, _metric(ra.get(key), m), _metric(rb.get(key), m)) for m in metrics]
     tasks = sorted(set((a.get("calibration") or {})) | set((b.get("calibration") or {})))
     for task in tasks:
-        keys = set()
-        for card in (a, b):
-            keys |= set(((card.get("calibration") or {}).get(task) or {}).get("ece_after", {}))
+        keys = {k for card in (a, b) for k in _calibration(card, task).get("ece_after", {})}
         for key in sorted(k for k in keys if k.startswith(f"{split}:")):
             floors = [f for card in (a, b) if (f := _ece(card, task, key, "ece_floor_95")) is not None]
             rows.append(Row(f"{task} {key}", "ece", _ece(a, task, key), _ece(b, task, key), max(floors, default=None)))
@@ -158,9 +160,9 @@ def judge(bar: Bar | None, value: float | None, floor: float | None = None) -> s
     """``ok``, ``NO``, ``n/a`` (the set is too small to show an ECE at the bar: its calibrated-model
     floor is above it) or empty (no bar, or no value)."""
     met = bar.met(value) if bar else None
-    if met is None:
+    if bar is None or met is None:
         return ""
-    if not met and bar is not None and bar.at_most is not None and floor is not None and floor > bar.at_most:
+    if not met and bar.at_most is not None and floor is not None and floor > bar.at_most:
         return "n/a"
     return "ok" if met else "NO"
 
