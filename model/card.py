@@ -235,6 +235,12 @@ def render_card(meta: dict[str, Any], reports: dict[str, Report], tests: dict[st
     training = meta.get("training", {})
     primary = _primary(training)
     heads = "\n".join(f"- **{task}** ({len(labels)}): {', '.join(labels)}" for task, labels in tasks.items())
+    names = [f"**{task}**" for task in tasks] or ["**sentiment**"]
+    head_list = (
+        f"{len(names)} linear heads, {', '.join(names[:-1])} and {names[-1]}"
+        if len(names) > 1
+        else f"one linear head, {names[0]}"
+    )
     pooling = meta.get("pooling", "mean")
     standard = meta.get("layout") == "sequence-classification"
     usage = (
@@ -262,8 +268,7 @@ def render_card(meta: dict[str, Any], reports: dict[str, Report], tests: dict[st
     return f"""{_yaml(meta, reports, tests)}
 # {meta.get("version", "finsent model")}
 
-A FinBERT-style financial text classifier: one MiniLM-L6 encoder pass ({pooling} pooling) feeds two linear
-heads, **sentiment** and **topic**. Load it with `finsent.model.classifier.load(path)` or score files with
+A FinBERT-style financial text classifier: one MiniLM-L6 encoder pass ({pooling} pooling) feeds {head_list}. Load it with `finsent.model.classifier.load(path)` or score files with
 `finsent classify`. {usage} Inputs are normalised as in training (`{meta.get("preprocess")}`: URLs dropped,
 HTML entities decoded, whitespace collapsed); the standard pipeline reads the text as given.
 

@@ -123,7 +123,7 @@ def read_soft_targets(path: str | Path, texts: Sequence[str], *, max_length: int
         example = texts[int((~found).nonzero()[0])]
         raise SoftTargetsError(
             f"{path} lacks the teacher's logits for {missing} of {len(texts)} texts (e.g. {example[:60]!r}): "
-            "the training data changed since it was published; regenerate it with `make model-distilled` "
+            "the training data changed since it was published; regenerate it with `make model` "
             "(which fine-tunes the teacher)"
         )
     return {task: values[rows].float() for task, values in payload["logits"].items()}
@@ -165,7 +165,7 @@ def teacher_logits(
             raise SoftTargetsError(
                 f"no teacher weights in {teacher_dir} and no published soft targets"
                 + (f" at {soft_targets}" if soft_targets else "")
-                + ": fine-tune the teacher first (`make model-distilled`)"
+                + ": fine-tune the teacher first (`make model`)"
             )
         log.info("teacher logits from published soft targets", extra={"texts": len(texts), "file": str(soft_targets)})
         return read_soft_targets(soft_targets, texts, max_length=max_length)

@@ -175,7 +175,7 @@ def test_the_committed_soft_targets_serve_the_distilled_recipe(tmp_path: Path, m
     from finsent.model.train import _tokenize, build_pool, resolve_base
 
     monkeypatch_module.chdir(ROOT)
-    recipe = ROOT / "models" / "finsent-minilm-distilled.train.json"
+    recipe = RECIPE
     # A teacher folder without weights: the published file must stand in for the teacher entirely.
     margs, dargs, fargs = parse_args(
         ["--args-file", str(recipe), "--teacher", str(tmp_path / "teacher"), "--checkpoint_dir", str(tmp_path / "ck")]

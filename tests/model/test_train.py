@@ -39,6 +39,8 @@ def test_training_learns_and_writes_a_loadable_checkpoint(
     assert {t.dtype for t in weights.values() if t.is_floating_point()} == {torch.float16}
     card = (out / "README.md").read_text()
     assert "MIT" in card and "zeroshot/twitter-financial-news-sentiment" in card and "weighted F1" in card
+    # The card names every head the checkpoint has (here two).
+    assert "feeds 2 linear heads, **sentiment** and **topic**" in card
     config = json.loads((out / "config.json").read_text())["finsent"]
     assert config["tasks"]["sentiment"] == ["negative", "neutral", "positive"]
     assert config["evaluation"]["sentiment"]["macro_f1"] == pytest.approx(
