@@ -36,7 +36,7 @@ model: $(STAMP)  ## rebuild the shipped model from ../shared/data end to end: mp
 	$(BIN)/finsent train --args-file models/finsent-minilm.train.json --resume-from-checkpoint auto && \
 	echo "make model: $$(( $$(date +%s) - start )) s wall time (stage times are in models/finsent-minilm/README.md)"
 
-model-student: $(STAMP)  ## the shipped student alone, from the teacher's committed soft targets (no teacher needed; about 45 min here)
+model-student: $(STAMP)  ## the shipped student alone, from the teacher's committed soft targets (no teacher needed; about 40 min on 2 cores)
 	@start=$$(date +%s); \
 	$(BIN)/finsent train --args-file models/finsent-minilm.train.json --resume-from-checkpoint auto && \
 	echo "make model-student: $$(( $$(date +%s) - start )) s wall time"
