@@ -268,7 +268,8 @@ def render_card(meta: dict[str, Any], reports: dict[str, Report], tests: dict[st
     return f"""{_yaml(meta, reports, tests)}
 # {meta.get("version", "finsent model")}
 
-A FinBERT-style financial text classifier: one MiniLM-L6 encoder pass ({pooling} pooling) feeds {head_list}. Load it with `finsent.model.classifier.load(path)` or score files with
+A FinBERT-style financial text classifier: one MiniLM-L6 encoder pass ({pooling} pooling) feeds {head_list}.
+Load it with `finsent.model.classifier.load(path)` or score files with
 `finsent classify`. {usage} Inputs are normalised as in training (`{meta.get("preprocess")}`: URLs dropped,
 HTML entities decoded, whitespace collapsed); the standard pipeline reads the text as given.
 
