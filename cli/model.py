@@ -1,4 +1,4 @@
-"""``finsent train``, ``evaluate``, ``compare-models``, ``classify``, ``export-hf``, ``prepare``: the model commands.
+"""``finsent train``, ``evaluate``, ``compare-models``, ``classify``, ``export-hf``, ``calibrate``, ``prepare``: the model commands.
 
 torch and transformers are imported inside the commands so ``finsent --help`` stays fast.
 """
@@ -127,7 +127,11 @@ def classify_command(
         Optional[str], typer.Option(help="auto, fp32, int8, bf16 or fp16 (default: the model settings').")
     ] = None,
 ) -> None:
-    """Score texts: JSONL with sentiment, sentiment_score, topic, topic_score; other fields pass through."""
+    """Score texts: JSONL with sentiment, sentiment_score, topic, topic_score; other fields pass through.
+
+    A record whose "kind" field is "comment" (a social post) is scored with the comment calibration
+    where the checkpoint has one; any other record as news.
+    """
     from finsent.model.classify import classify_stream, open_records
     from finsent.model.engine import load_engine_from_settings
 
@@ -211,6 +215,37 @@ def export_hf_command(
     typer.echo(f"{task} head of {checkpoint} -> {out}")
 
 
+def calibrate_command(
+    checkpoint: Annotated[
+        Path, typer.Argument(help="A finsent checkpoint directory (rewritten in place).", exists=True, file_okay=False)
+    ],
+    version: Annotated[
+        Optional[str], typer.Option(help="The version the recalibrated checkpoint reports (default: unchanged).")
+    ] = None,
+    comment_domain: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--comment-domain",
+            help="A validation domain (corpus folder) of comments, repeatable (default: the card's, else tfns-sentiment and tfn-topic).",
+        ),
+    ] = None,
+) -> None:
+    """Refit a checkpoint's temperature scaling on its own validation sets, without training it again.
+
+    Reads what the checkpoint was trained on from its card, unfolds the old temperatures, fits one
+    per head and kind of text (news folded into the head, comments stored beside it), and rewrites
+    the weights, reports and card. Run from the directory the data paths are relative to.
+    """
+    from finsent.model.recalibrate import recalibrate
+
+    try:
+        result = recalibrate(checkpoint, version=version, comment_domains=comment_domain)
+    except (ValueError, FileNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps({"checkpoint": str(result.path), "version": result.version, "before": result.before, "after": result.after}))
+
+
 def prepare_command(ctx: typer.Context) -> None:
     """Load the configured model once and cache its compiled graph, so workers start without converting.
 
@@ -242,7 +277,7 @@ def prepare_command(ctx: typer.Context) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``finsent train``, ``evaluate``, ``compare-models``, ``classify``, ``export-hf`` and ``prepare``."""
+    """Add ``finsent train``, ``evaluate``, ``compare-models``, ``classify``, ``export-hf``, ``calibrate``, ``prepare``."""
     # train's flags come from its argument dataclasses; --help is theirs, not Typer's.
     app.command(
         "train",
@@ -254,4 +289,5 @@ def register(app: typer.Typer) -> None:
     app.command("compare-models")(compare_models_command)
     app.command("classify")(classify_command)
     app.command("export-hf")(export_hf_command)
+    app.command("calibrate")(calibrate_command)
     app.command("prepare")(prepare_command)

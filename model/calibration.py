@@ -5,17 +5,38 @@ mean what they say. The temperature is fitted on validation logits by minimising
 log-likelihood, then folded into the head itself (weights and bias divided by T): every backend that
 runs the checkpoint (PyTorch, ONNX Runtime, int8, a plain ``transformers.pipeline``) then produces
 calibrated scores with no extra step, and labels cannot change (argmax is scale-invariant).
+
+One temperature cannot fit every kind of text: the distilled student is under-confident on tweets
+(their temperature is below 1) and nearly right on formal news, so a temperature pooled over both
+miscalibrates news, the product's core signal. A head validated on both kinds therefore gets two:
+the news temperature is folded into the head (news is the default kind, and what a plain
+``transformers`` pipeline gets), and the comment temperature is stored beside it and applied to
+messages of kind ``comment`` by :func:`rescale` (softmax(z / T_k) is softmax(z / T) raised to the
+power T / T_k and renormalised, so it needs only the folded probabilities, from any backend).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ece_noise_floor", "expected_calibration_error", "fit_temperature", "fold_temperature"]
+__all__ = [
+    "DEFAULT_KIND",
+    "ece_noise_floor",
+    "expected_calibration_error",
+    "fit_temperature",
+    "fold_temperature",
+    "kind_powers",
+    "rescale",
+]
+
+# The kind whose temperature is folded into a head; every other kind's is applied by ``rescale``.
+DEFAULT_KIND = "news"
 
 
 def _nll(logits: torch.Tensor, labels: torch.Tensor, temperature: float) -> float:
@@ -87,3 +108,32 @@ def fold_temperature(head: nn.Linear, temperature: float) -> None:
     head.weight.div_(temperature)
     if head.bias is not None:
         head.bias.div_(temperature)
+
+
+def kind_powers(calibration: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, float]]:
+    """kind -> head -> the power that turns the head's folded probabilities into that kind's calibrated ones.
+
+    ``calibration`` is a checkpoint's calibration block; a head with ``kind_temperatures``
+    ({"comment": T_k}) gives power T / T_k, T being its folded temperature. Heads and kinds without
+    their own temperature are absent: their folded probabilities are already the calibrated ones.
+    """
+    out: dict[str, dict[str, float]] = {}
+    for head, entry in calibration.items():
+        folded = float(entry.get("temperature") or 1.0)
+        for kind, temperature in (entry.get("kind_temperatures") or {}).items():
+            if kind != DEFAULT_KIND and float(temperature) > 0:
+                out.setdefault(kind, {})[head] = folded / float(temperature)
+    return out
+
+
+def rescale(probabilities: Sequence[float], power: float) -> list[float]:
+    """``probabilities`` (a softmax over logits z / T) as the softmax over z / T_k, with power = T / T_k."""
+    if power == 1.0:
+        return [float(p) for p in probabilities]
+    # Zero stays zero; the largest probability is divided out first so the powers cannot underflow.
+    top = max(probabilities)
+    if top <= 0:
+        return [float(p) for p in probabilities]
+    raised = [(float(p) / top) ** power if p > 0 else 0.0 for p in probabilities]
+    total = sum(raised)
+    return [r / total for r in raised]

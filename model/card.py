@@ -115,6 +115,7 @@ def _calibration(meta: dict[str, Any]) -> str:
     if not cal:
         return "No temperature scaling (trained with `--no_calibrate`)."
     rows = []
+    split = [task for task, entry in cal.items() if entry.get("kind_temperatures")]
     for task, entry in cal.items():
         # Validation (fitted on) first, then the held-out test rows.
         for split_domain, before in sorted(entry["ece_before"].items(), key=lambda kv: (not kv[0].startswith("val"), kv[0])):
@@ -122,19 +123,32 @@ def _calibration(meta: dict[str, Any]) -> str:
             floor = entry.get("ece_floor_95", {}).get(split_domain)
             n = entry.get("n", {}).get(split_domain)
             extra = f" {n} | {floor:.4f} |" if floor is not None and n is not None else " | |"
-            rows.append(f"| {task} | {entry['temperature']} | {split_domain} | {before:.4f} | {after:.4f} |{extra}")
+            kind = (entry.get("kinds") or {}).get(split_domain, "news")
+            temperature = (entry.get("kind_temperatures") or {}).get(kind, entry["temperature"])
+            rows.append(f"| {task} | {kind} | {temperature} | {split_domain} | {before:.4f} | {after:.4f} |{extra}")
     return "\n".join(
         [
-            "Temperature scaling, one temperature per head fitted on all its validation domains by minimising NLL, "
-            "then folded into the head (weights and bias divided by T), so every runtime produces the calibrated "
-            "scores. Expected calibration error, 15 equal-width bins; the test rows were not used for fitting. "
+            "Temperature scaling fitted on validation by minimising NLL. A head validated on one kind of text gets "
+            "one temperature, fitted on all its validation domains"
+            + (
+                f"; the {' and '.join(split)} head{'s' if len(split) > 1 else ''}, validated on news and on "
+                f"comments (tweets), get{'' if len(split) > 1 else 's'} one per kind, because one pooled over both "
+                "leaves news miscalibrated. A head's news (or only) temperature is folded into it (weights "
+                "and bias divided by T), so every runtime, a plain `transformers` pipeline included, produces "
+                "news-calibrated scores; finsent applies the comment temperature to messages of kind `comment`. "
+                if split
+                else ", folded into the head (weights and bias divided by T), so every runtime produces the "
+                "calibrated scores. "
+            )
+            + "Expected calibration error, 15 equal-width bins, each set under its own kind's temperature; the test "
+            "rows were not used for fitting. "
             "*Calibrated-model ECE* is the 95th percentile of the ECE that a perfectly calibrated model with the "
             "same confidences would show on a set of that size (labels drawn from its own scores, 200 draws): "
             "ECE is biased upwards on small sets, and a measured value below that level cannot be told apart "
             "from calibrated.",
             "",
-            "| head | T | split:domain | ECE before | ECE after | n | calibrated-model ECE (95 %) |",
-            "|---|---|---|---|---|---|---|",
+            "| head | kind | T | split:domain | ECE before | ECE after | n | calibrated-model ECE (95 %) |",
+            "|---|---|---|---|---|---|---|---|",
             *rows,
         ]
     )

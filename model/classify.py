@@ -103,7 +103,8 @@ def classify_stream(
                 if text is None:
                     raise ValueError(f"record {written + i + 1} has no {text_field!r} field")
                 texts.append(str(text))
-            for record, prediction in zip(batch, score_texts(predictor, texts), strict=True):
+            kinds = [record.get("kind") for record in batch]  # 'comment' picks the comment calibration
+            for record, prediction in zip(batch, score_texts(predictor, texts, kinds=kinds), strict=True):
                 out.write(
                     json.dumps(
                         scored_record(record, prediction, probabilities=probabilities), ensure_ascii=False

@@ -90,7 +90,8 @@ def export_standard(checkpoint: str | Path, task: str, out_dir: str | Path) -> P
     """Write one head of a pooler-pooled finsent checkpoint as a plain ``*ForSequenceClassification`` directory.
 
     No finsent code is needed to run the result: ``transformers.pipeline("text-classification", model=out_dir)``.
-    The weights keep the checkpoint's stored dtype; the head's calibration is already folded into it.
+    The weights keep the checkpoint's stored dtype; the head's calibration is already folded into it
+    (its news temperature, where the head has one per kind: a comment temperature needs finsent's scoring).
     """
     import json
 

@@ -66,7 +66,13 @@ def _serve(conn: Connection, load: Callable[[], Any], logs: LogSetup) -> None:
     except BaseException:  # noqa: BLE001 - the parent reports it and exits loudly
         conn.send(("error", traceback.format_exc()))
         return
-    conn.send(("ready", {"version": model.version, "tasks": {k: list(v) for k, v in model.tasks.items()}}))
+    ready = {
+        "version": model.version,
+        "tasks": {k: list(v) for k, v in model.tasks.items()},
+        # The calibration block: score_messages reads the per-kind temperatures from it.
+        "calibration": (getattr(model, "card", None) or {}).get("calibration") or {},
+    }
+    conn.send(("ready", ready))
     while True:
         try:
             method, texts = conn.recv()
@@ -136,6 +142,7 @@ class InferenceProcess:
             raise RuntimeError(f"the inference process could not load the model: {_last_line(payload)}\n{payload}")
         self.version: str = payload["version"]
         self.tasks: dict[str, list[str]] = payload["tasks"]
+        self.card: dict[str, Any] = {"calibration": payload.get("calibration") or {}}
         log.info("inference process ready", extra={"pid": self.pid, "model_version": self.version})
 
     @property

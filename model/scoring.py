@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -25,6 +25,7 @@ __all__ = [
     "Predictor",
     "has_entity_head",
     "predictions",
+    "recalibrated",
     "score_entities",
     "score_messages",
     "score_texts",
@@ -91,13 +92,45 @@ def predictions(logits: Mapping[str, torch.Tensor], tasks: Mapping[str, Sequence
     ]
 
 
-def score_texts(predictor: Predictor, texts: Sequence[str]) -> list[Prediction]:
-    """Every text's prediction, in input order (non-strings are scored as their ``str``)."""
+def recalibrated(p: Prediction, task: str, power: float) -> Prediction:
+    """``p`` with ``task``'s probabilities under another temperature (power = T_folded / T_kind).
+
+    The label cannot change (a positive power keeps the order); its score and the probabilities do.
+    """
+    from finsent.model.calibration import rescale
+
+    probs = p.probabilities.get(task)
+    if not probs or task not in ("sentiment", "topic"):
+        return p
+    labels = list(probs)
+    values = rescale([probs[label] for label in labels], power)
+    best = max(range(len(values)), key=values.__getitem__)
+    probabilities = {**p.probabilities, task: {label: round(v, 6) for label, v in zip(labels, values, strict=True)}}
+    if task == "sentiment":
+        return replace(p, sentiment=labels[best], sentiment_score=values[best], probabilities=probabilities)
+    return replace(p, topic=labels[best], topic_score=values[best], probabilities=probabilities)
+
+
+def score_texts(
+    predictor: Predictor, texts: Sequence[str], *, kinds: Sequence[str | None] | None = None
+) -> list[Prediction]:
+    """Every text's prediction, in input order (non-strings are scored as their ``str``).
+
+    ``kinds[i]`` ("news", "comment"; None is news) picks text i's calibration: a checkpoint with a
+    comment temperature scores comments with it (see ``model.calibration``).
+    """
     if not texts:
         return []
     scored = list(predictor.predict([t if isinstance(t, str) else str(t) for t in texts]))
     if len(scored) != len(texts):
         raise ValueError(f"model {predictor.version} returned {len(scored)} predictions for {len(texts)} texts")
+    if kinds is not None:
+        from finsent.model.calibration import kind_powers
+
+        powers = kind_powers((getattr(predictor, "card", None) or {}).get("calibration") or {})
+        for i, kind in enumerate(kinds):
+            for task, power in powers.get(kind or "", {}).items():
+                scored[i] = recalibrated(scored[i], task, power)
     return scored
 
 
@@ -112,7 +145,8 @@ def score_messages(
         return []
     at = scored_at or utcnow()
     out: list[ScoredMessage] = []
-    for message, p in zip(messages, score_texts(predictor, [m.text for m in messages]), strict=True):
+    scored = score_texts(predictor, [m.text for m in messages], kinds=[m.kind for m in messages])
+    for message, p in zip(messages, scored, strict=True):
         if p.sentiment is None or p.sentiment_score is None:
             raise ValueError(f"model {predictor.version} has no sentiment head; scoring news needs one")
         # The messages are validated NewsMessages already: constructing skips a second validation.

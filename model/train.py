@@ -44,7 +44,7 @@ from finsent.model.metrics import Report, classification_report, selection_score
 from finsent.model.precision import native_bf16
 from finsent.model.train_args import DataArguments, FinetuneArguments, ModelArguments, parse_args
 
-__all__ = ["TaskData", "TrainResult", "class_weights", "main", "pick_precision", "train"]
+__all__ = ["TaskData", "TrainResult", "calibrate", "class_weights", "load_tasks", "main", "pick_precision", "report_checkpoint", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -577,12 +577,16 @@ def calibrate(
     dargs: DataArguments,
     fargs: FinetuneArguments,
 ) -> dict[str, Any]:
-    """Fit one temperature per head on all its validation domains, fold it into the head, report ECE.
+    """Fit temperatures per head on its validation domains, fold the news one into the head, report ECE.
 
-    ECE (15 bins) before and after, per validation domain and per held-out test domain (on which
-    nothing was fitted, so those are the honest numbers).
+    A head validated on news and on comments (``calibration_comment_domains``) gets one temperature
+    per kind: news's is folded, the comment one stored as ``kind_temperatures`` for ``rescale``. A
+    head validated on one kind only gets one, fitted on all its validation domains. ECE (15 bins)
+    before and after, each set under its own kind's temperature, per validation domain and per
+    held-out test domain (on which nothing was fitted, so those are the honest numbers).
     """
     from finsent.model.calibration import (
+        DEFAULT_KIND,
         ece_noise_floor,
         expected_calibration_error,
         fit_temperature,
@@ -593,6 +597,7 @@ def calibrate(
     device = resolve_device(fargs.device)
     model.to(device)
     pad_id = int(tokenizer.pad_token_id or 0)
+    comment_domains = set(fargs.calibration_comment_domains or [])
     out: dict[str, Any] = {}
     for t in tasks:
         sets = {f"validation:{d}": v for d, v in t.validation_sets.items() if v}
@@ -604,21 +609,36 @@ def calibrate(
             ids = _tokenize(tokenizer, examples, margs.max_length, dargs.normalize)
             logits[name] = logits_of(model, ids, t.name, pad_id=pad_id, batch_size=fargs.per_device_eval_batch_size, device=device)
             labels[name] = torch.tensor([e.label for e in examples])
+        kind = {k: "comment" if k.split(":", 1)[1] in comment_domains else DEFAULT_KIND for k in sets}
         fit_on = [k for k in sets if k.startswith("validation:")]
-        temperature = fit_temperature(torch.cat([logits[k] for k in fit_on]), torch.cat([labels[k] for k in fit_on]))
+        by_kind = {kd: [k for k in fit_on if kind[k] == kd] for kd in sorted(set(kind[k] for k in fit_on))}
+        temperatures = {
+            kd: fit_temperature(torch.cat([logits[k] for k in keys]), torch.cat([labels[k] for k in keys]))
+            for kd, keys in by_kind.items()
+        }
+        if len(temperatures) == 1:  # one kind validated: its temperature serves every kind
+            folded = next(iter(temperatures.values()))
+            used = dict.fromkeys(sets, folded)
+            extra: dict[str, Any] = {}
+        else:
+            folded = temperatures[DEFAULT_KIND]
+            used = {k: temperatures[kind[k]] for k in sets}
+            extra = {"kind_temperatures": {kd: v for kd, v in temperatures.items() if kd != DEFAULT_KIND}}
         out[t.name] = {
-            "temperature": temperature,
+            "temperature": folded,
+            **extra,
             "folded": True,
             "fitted_on": [k.split(":", 1)[1] for k in fit_on],
+            "kinds": {k: kind[k] for k in sets},
             "ece_bins": 15,
             "ece_before": {k: expected_calibration_error(logits[k].softmax(-1), labels[k]) for k in sets},
-            "ece_after": {k: expected_calibration_error((logits[k] / temperature).softmax(-1), labels[k]) for k in sets},
+            "ece_after": {k: expected_calibration_error((logits[k] / used[k]).softmax(-1), labels[k]) for k in sets},
             # What a calibrated model would show at each set's size (95th percentile): small sets cannot
             # show an ECE below it, however good the scores.
-            "ece_floor_95": {k: ece_noise_floor((logits[k] / temperature).softmax(-1)) for k in sets},
+            "ece_floor_95": {k: ece_noise_floor((logits[k] / used[k]).softmax(-1)) for k in sets},
             "n": {k: len(labels[k]) for k in sets},
         }
-        fold_temperature(model.heads[t.name], temperature)
+        fold_temperature(model.heads[t.name], folded)
         log.warning("calibration", extra={"task": t.name, **out[t.name]})
     return out
 
@@ -992,9 +1012,6 @@ def _finish(
 ) -> TrainResult:
     """Write the shipped checkpoint from the best model, evaluate that artefact, write its card."""
     from finsent.model.architecture import load_multitask, save_multitask
-    from finsent.model.card import render_card
-    from finsent.model.classifier import load
-    from finsent.model.evaluate import evaluate_examples
 
     best, _ = load_multitask(ckpt_dir / "best")
     from transformers import AutoTokenizer
@@ -1043,6 +1060,19 @@ def _finish(
     if fargs.calibrate:
         meta["calibration"] = calibrate(best, tasks, tokenizer, margs, dargs, fargs)
     save_multitask(best, tokenizer, out_dir, version=str(fargs.version), extra=meta, dtype=dtype)
+    reports, tests = report_checkpoint(out_dir, tasks, margs, fargs)
+    return TrainResult(
+        out_dir, reports, state["best_epoch"], state["best_metric"], train_seconds, state["history"], tests
+    )
+
+
+def report_checkpoint(
+    out_dir: Path, tasks: list[TaskData], margs: ModelArguments, fargs: FinetuneArguments
+) -> tuple[dict[str, Report], dict[str, Report]]:
+    """Evaluate a saved checkpoint on every validation and test set; write the reports and its card into it."""
+    from finsent.model.card import render_card
+    from finsent.model.classifier import load
+    from finsent.model.evaluate import evaluate_examples
 
     # The numbers on the card are those of the saved (fp16) artefact, loaded the way users load it.
     classifier = load(
@@ -1073,9 +1103,7 @@ def _finish(
     (out_dir / "eval_results.json").write_text(
         json.dumps({k: r.to_dict() for k, r in reports.items()}, indent=2) + "\n"
     )
-    return TrainResult(
-        out_dir, reports, state["best_epoch"], state["best_metric"], train_seconds, state["history"], tests
-    )
+    return reports, tests
 
 
 def main(argv: list[str] | None = None) -> TrainResult:

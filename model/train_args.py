@@ -340,6 +340,14 @@ class FinetuneArguments:
             "calibrated probabilities wherever the checkpoint runs."
         },
     )
+    calibration_comment_domains: list[str] = field(
+        default_factory=lambda: ["tfns-sentiment", "tfn-topic"],
+        metadata={
+            "help": "Validation domains (corpus folders) whose texts are comments (social posts, tweets). A head "
+            "validated on comments and on news gets a temperature for each: the news one folded into the head, "
+            "the comment one applied to messages of kind 'comment'."
+        },
+    )
     overwrite_output_dir: bool = field(default=False, metadata={"help": "Replace an existing output_dir."})
     disable_tqdm: bool = field(default=False, metadata={"help": "No progress bar."})
 

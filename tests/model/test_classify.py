@@ -74,3 +74,23 @@ def test_classify_rejects_input_without_text(tiny_model_path: Path, tmp_path: Pa
     src2 = write_jsonl(tmp_path / "in.jsonl", [{"text": "a"}, {"body": "b"}])
     result = runner.invoke(app, ["classify", str(src2), "--model", str(tiny_model_path)])
     assert result.exit_code == 2 and "record 2" in result.output
+
+
+def test_a_comment_record_is_scored_with_the_comment_temperature(tmp_path: Path) -> None:
+    from tests.utils.tiny_model import build_tiny_checkpoint
+
+    # Power 4 (folded T 1.0, comment T 0.25): a comment's top probability is visibly sharper.
+    calibration = {"sentiment": {"temperature": 1.0, "kind_temperatures": {"comment": 0.25}, "folded": True}}
+    model = build_tiny_checkpoint(tmp_path / "tiny", extra={"calibration": calibration})
+    text = "Tesla jumps 10%"
+    src = write_jsonl(
+        tmp_path / "in.jsonl", [{"text": text}, {"text": text, "kind": "news"}, {"text": text, "kind": "comment"}]
+    )
+    result = runner.invoke(app, ["classify", str(src), "--model", str(model), "--precision", "fp32", "--probabilities"])
+    assert result.exit_code == 0, result.output
+    plain, news, comment = _lines(result.stdout)
+    assert plain["sentiment_score"] == news["sentiment_score"] and comment["sentiment"] == news["sentiment"]
+    probs = list(news["probabilities"]["sentiment"].values())
+    want = max(p**4 for p in probs) / sum(p**4 for p in probs)
+    assert comment["sentiment_score"] == pytest.approx(want, abs=1e-5) and comment["sentiment_score"] > news["sentiment_score"]
+    assert comment["topic_score"] == news["topic_score"]  # the topic head has no comment temperature

@@ -14,7 +14,7 @@ import torch
 
 from finsent.model.engine import load_engine
 from finsent.model.inference_process import InferenceProcess, InferenceProcessDied
-from finsent.model.scoring import score_entities
+from finsent.model.scoring import score_entities, score_texts
 from tests.utils.tiny_model import build_tiny_checkpoint
 
 TEXTS = [
@@ -29,7 +29,11 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def entity_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_checkpoint(tmp_path_factory.mktemp("models") / "tiny-entity", entity=True)
+    # A comment temperature too: the child must hand the calibration block to score_texts.
+    calibration = {"sentiment": {"temperature": 1.0, "kind_temperatures": {"comment": 0.25}, "folded": True}}
+    return build_tiny_checkpoint(
+        tmp_path_factory.mktemp("models") / "tiny-entity", entity=True, extra={"calibration": calibration}
+    )
 
 
 def _load(path: Path):  # type: ignore[no-untyped-def]
@@ -50,6 +54,10 @@ def test_the_child_answers_exactly_as_the_model_in_process(entity_model: Path) -
         assert set(remote_logits) == set(local_logits)
         for task, values in local_logits.items():
             assert torch.allclose(remote_logits[task], values.float(), atol=1e-5), task
+        kinds = ["comment"] * len(TEXTS)
+        got_comments, want_comments = score_texts(remote, TEXTS, kinds=kinds), score_texts(local, TEXTS, kinds=kinds)
+        assert [p.sentiment_score for p in got_comments] == pytest.approx([p.sentiment_score for p in want_comments], abs=1e-5)
+        assert [p.sentiment_score for p in got_comments] != pytest.approx([p.sentiment_score for p in want], abs=1e-3)
         # The per-ticker entity head goes through the same object unchanged.
         pairs = [("Acme beats, Beta misses", "Acme"), ("Acme beats, Beta misses", "Beta")]
         got_entities, want_entities = score_entities(remote, pairs), score_entities(local, pairs)

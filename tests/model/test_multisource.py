@@ -12,30 +12,8 @@ from finsent.model.data import dedup_key
 from finsent.model.splits import SplitRule, assign_splits, near_duplicate_groups
 from finsent.model.train import draw, epoch_schedule, load_tasks, main
 from finsent.model.train_args import DataArguments
-from tests.utils.model_data import NEGATIVE, NEUTRAL, POSITIVE, sentiment_rows
+from tests.utils.model_data import NEGATIVE, POSITIVE, news_corpus, sentiment_rows
 from tests.utils.model_data import train_argv as _argv
-
-
-def _news_corpus(folder: Path, n: int = 240) -> Path:
-    """A news-like corpus (text,label,agreement) with an entity-level file, as in ../shared/data."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(5)
-    rows = []
-    for i in range(n):
-        label, words = [("positive", POSITIVE), ("negative", NEGATIVE), ("neutral", NEUTRAL)][i % 3]
-        company = f"Company{i % 40}"
-        # Distinct filler words, so the rows are not near-duplicates of each other and do split.
-        filler = " ".join(f"w{rng.randrange(5000)}" for _ in range(4))
-        rows.append((f"{company} {rng.choice(words)} {filler}", label, "all" if i % 5 else "polar+neutral"))
-    with (folder / "train.csv").open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["text", "label", "agreement"])
-        w.writerows(rows)
-    with (folder / "entity_level.csv").open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["text", "entity", "label"])
-        w.writerows((t, t.split()[0], lab) for t, lab, _ in rows[:50])
-    return folder / "train.csv"
 
 
 def test_draw_repeats_and_subsamples_by_weight() -> None:
@@ -67,7 +45,7 @@ def test_near_duplicates_stay_together_and_the_split_is_stable() -> None:
 
 
 def test_news_corpora_split_by_rule_and_report_per_domain(tiny_base: Path, data_dir: Path, tmp_path: Path) -> None:
-    news = _news_corpus(tmp_path / "newsy")
+    news = news_corpus(tmp_path / "newsy")
     result = main(
         _argv(
             tiny_base, data_dir, tmp_path,
@@ -97,7 +75,7 @@ def test_news_corpora_split_by_rule_and_report_per_domain(tiny_base: Path, data_
 
 
 def test_the_strict_agreement_subset_drops_derived_labels(data_dir: Path, tmp_path: Path) -> None:
-    news = _news_corpus(tmp_path / "newsy")
+    news = news_corpus(tmp_path / "newsy")
     common = {"sentiment_train": str(data_dir / "sent_train.csv"), "sentiment_corpora": [str(news)]}
     (anyone,) = load_tasks(DataArguments(**common))
     (strict,) = load_tasks(DataArguments(**common, min_agreement="all"))

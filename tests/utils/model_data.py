@@ -12,6 +12,7 @@ __all__ = [
     "NEUTRAL",
     "POSITIVE",
     "TOPICS",
+    "news_corpus",
     "sentiment_rows",
     "topic_rows",
     "train_argv",
@@ -59,6 +60,28 @@ def topic_rows(n: int, seed: int, companies: list[str] = COMPANIES) -> list[tupl
         label = names[i % len(names)]
         out.append((f"{rng.choice(companies)} news: {rng.choice(TOPICS[label])} today &amp; more", label))
     return out
+
+
+def news_corpus(folder: Path, n: int = 240) -> Path:
+    """A news-like corpus (text,label,agreement) with an entity-level file, as in ../shared/data."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(5)
+    rows = []
+    for i in range(n):
+        label, words = [("positive", POSITIVE), ("negative", NEGATIVE), ("neutral", NEUTRAL)][i % 3]
+        company = f"Company{i % 40}"
+        # Distinct filler words, so the rows are not near-duplicates of each other and do split.
+        filler = " ".join(f"w{rng.randrange(5000)}" for _ in range(4))
+        rows.append((f"{company} {rng.choice(words)} {filler}", label, "all" if i % 5 else "polar+neutral"))
+    with (folder / "train.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text", "label", "agreement"])
+        w.writerows(rows)
+    with (folder / "entity_level.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text", "entity", "label"])
+        w.writerows((t, t.split()[0], lab) for t, lab, _ in rows[:50])
+    return folder / "train.csv"
 
 
 def train_argv(tiny_base: Path, data_dir: Path, out: Path, *extra: str) -> list[str]:

@@ -31,8 +31,12 @@ def tiny_config(tokenizer: Any, *, layers: int = 2, **extra: Any) -> BertConfig:
     )
 
 
-def build_tiny_checkpoint(path: Path, *, seed: int = 0, version: str = "tiny-test", entity: bool = False) -> Path:
-    """A finsent multi-task checkpoint (sentiment and topic heads; with ``entity``, the entity head too)."""
+def build_tiny_checkpoint(
+    path: Path, *, seed: int = 0, version: str = "tiny-test", entity: bool = False, extra: dict[str, Any] | None = None
+) -> Path:
+    """A finsent multi-task checkpoint (sentiment and topic heads; with ``entity``, the entity head too).
+
+    ``extra``: more of the card (a ``calibration`` block, say)."""
     torch.manual_seed(seed)
     tokenizer = minilm_tokenizer()
     encoder = BertModel(tiny_config(tokenizer, max_position_embeddings=512), add_pooling_layer=False)
@@ -40,7 +44,7 @@ def build_tiny_checkpoint(path: Path, *, seed: int = 0, version: str = "tiny-tes
     if entity:
         tasks[ENTITY_TASK] = list(SENTIMENT_LABELS)
     model = MultiTaskModel(encoder, tasks)
-    return save_multitask(model, tokenizer, path, version=version)
+    return save_multitask(model, tokenizer, path, version=version, extra=extra)
 
 
 def build_tiny_base(path: Path, *, seed: int = 0) -> Path:
