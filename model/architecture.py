@@ -26,6 +26,7 @@ __all__ = [
     "FINSENT_KEY",
     "MultiTaskModel",
     "POOLINGS",
+    "dtype_named",
     "is_multitask_checkpoint",
     "load_multitask",
     "save_multitask",
@@ -33,6 +34,11 @@ __all__ = [
 
 POOLINGS = ("mean", "cls", "pooler")
 _DTYPE_NAMES = {torch.float16: "float16", torch.bfloat16: "bfloat16", torch.float32: "float32"}
+
+
+def dtype_named(name: str | None) -> torch.dtype:
+    """The torch dtype a config or ``--save_dtype`` names (float16, bfloat16; anything else float32)."""
+    return {v: k for k, v in _DTYPE_NAMES.items()}.get(str(name), torch.float32)
 
 FINSENT_KEY = "finsent"
 WEIGHTS_NAME = "model.safetensors"

@@ -17,7 +17,7 @@ from torch import nn
 from transformers import AutoModel, BertConfig, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from finsent.model.architecture import load_multitask
+from finsent.model.architecture import dtype_named, load_multitask
 
 __all__ = ["MeanPoolClassifier", "export_head", "export_standard"]
 
@@ -107,7 +107,7 @@ def export_standard(checkpoint: str | Path, task: str, out_dir: str | Path) -> P
             "train with --pooling pooler for a standard export (or use MeanPoolClassifier)"
         )
     stored = json.loads((src / "config.json").read_text()).get("dtype", "float32")
-    dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16}.get(stored, torch.float32)
+    dtype = dtype_named(stored)
     out = Path(out_dir)
     _standard(model, task).to(dtype).save_pretrained(out)
     AutoTokenizer.from_pretrained(str(src)).save_pretrained(out)

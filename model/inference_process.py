@@ -69,7 +69,7 @@ def _serve(conn: Connection, load: Callable[[], Any], logs: LogSetup) -> None:
     ready = {
         "version": model.version,
         "tasks": {k: list(v) for k, v in model.tasks.items()},
-        # The calibration block: score_messages reads the per-kind temperatures from it.
+        # The calibration block: score_texts reads the per-kind temperatures from it.
         "calibration": (getattr(model, "card", None) or {}).get("calibration") or {},
     }
     conn.send(("ready", ready))

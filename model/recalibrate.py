@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from finsent.model.train import TaskData, calibrate, load_tasks, report_checkpoint
+from finsent.model.train import calibrate, load_tasks, report_checkpoint
 from finsent.model.train_args import DataArguments, FinetuneArguments, ModelArguments
 
 __all__ = ["Recalibrated", "recalibrate", "recipe_of"]
@@ -62,13 +62,11 @@ def recalibrate(
     *,
     version: str | None = None,
     comment_domains: list[str] | None = None,
-    tasks: list[TaskData] | None = None,
 ) -> Recalibrated:
     """Refit the calibration of the finsent checkpoint at ``path`` on its own validation sets; rewrite it."""
-    import torch
     from transformers import AutoTokenizer
 
-    from finsent.model.architecture import is_multitask_checkpoint, load_multitask, save_multitask
+    from finsent.model.architecture import dtype_named, is_multitask_checkpoint, load_multitask, save_multitask
     from finsent.model.calibration import fold_temperature
 
     out = Path(path)
@@ -82,7 +80,7 @@ def recalibrate(
         if entry.get("folded") and task in model.heads:
             fold_temperature(model.heads[task], 1.0 / float(entry["temperature"]))  # back to the raw logits
     tokenizer = AutoTokenizer.from_pretrained(str(out))
-    tasks = tasks if tasks is not None else load_tasks(dargs)
+    tasks = load_tasks(dargs)
     meta["calibration"] = calibrate(model, tasks, tokenizer, margs, dargs, fargs)
     # The arguments the card shows are those the checkpoint now reflects.
     meta.setdefault("training", {}).setdefault("train_args", {})["calibration_comment_domains"] = list(
@@ -90,8 +88,7 @@ def recalibrate(
     )
     new_version = version or str(meta.get("version") or out.name)
     extra = {k: v for k, v in meta.items() if k not in ("tasks", "pooling", "version", "layout", "primary_task")}
-    stored = {"float16": torch.float16, "bfloat16": torch.bfloat16}.get(str(fargs.save_dtype), torch.float32)
-    save_multitask(model, tokenizer, out, version=new_version, extra=extra, dtype=stored)
+    save_multitask(model, tokenizer, out, version=new_version, extra=extra, dtype=dtype_named(fargs.save_dtype))
     report_checkpoint(out, tasks, margs, fargs)
     result = Recalibrated(out, new_version, _temperatures(old), _temperatures(meta["calibration"]))
     log.warning("recalibrated", extra={"path": str(out), "version": new_version, "after": result.after})

